@@ -21,6 +21,8 @@ type command struct {
 // commands lists every verb. Add one line per verb, implemented in cmd_<verb>.go.
 var commands = map[string]command{
 	"store": {"Maintain an OSTree-compatible repository (init, commit, checkout, pull, fsck, …)", runStore},
+
+	"dbus-proxy": {"Run a filtering D-Bus proxy (xdg-dbus-proxy compatible)", runDBusProxy},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,256 @@
+package dbusproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Errors of this package. Connection-level errors close only the client
+// that caused them.
+var (
+	ErrMalformed  = errors.New("malformed D-Bus message")
+	ErrTooLarge   = errors.New("D-Bus message too large")
+	ErrFDs        = errors.New("file descriptors do not match the message")
+	ErrBadAuth    = errors.New("invalid authentication line")
+	ErrBadSerial  = errors.New("invalid client serial")
+	ErrBadPolicy  = errors.New("invalid bus policy")
+	ErrBadAddress = errors.New("unsupported D-Bus address")
+)
+
+// Options tune a Proxy. The zero value is ready to use.
+type Options struct {
+	// Logger receives warnings (a client closed for a malformed message, a
+	// bus that cannot be reached…). Nil discards them.
+	Logger *slog.Logger
+	// Trace, when not nil, receives one line per message and per filtering
+	// decision, in the format of xdg-dbus-proxy --log. Only filtering
+	// proxies trace, as xdg-dbus-proxy.
+	Trace io.Writer
+	// MaxMessageSize bounds each message; 0 means MaxMessageSize, the
+	// specification's limit.
+	MaxMessageSize int
+}
+
+// Proxy forwards clients to one bus, filtered by one Policy. Its methods
+// may be called from several goroutines.
+type Proxy struct {
+	busAddr string
+	rules   *rules
+	log     *slog.Logger
+	trace   io.Writer
+	traceMu sync.Mutex
+	max     int
+}
+
+// New checks the policy and returns a proxy to the bus at busAddr (a D-Bus
+// address: unix:path=… or unix:abstract=…, several separated by ';').
+func New(busAddr string, p Policy, opts *Options) (*Proxy, error) {
+	if _, err := parseAddress(busAddr); err != nil {
+		return nil, err
+	}
+	r, err := compile(p)
+	if err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	px := &Proxy{busAddr: busAddr, rules: r, log: opts.Logger, trace: opts.Trace, max: opts.MaxMessageSize}
+	if px.log == nil {
+		px.log = slog.New(slog.DiscardHandler)
+	}
+	if px.max <= 0 || px.max > MaxMessageSize {
+		px.max = MaxMessageSize
+	}
+	return px, nil
+}
+
+// Serve is New followed by Proxy.Serve.
+func Serve(ctx context.Context, l *net.UnixListener, busAddr string, p Policy, opts *Options) error {
+	px, err := New(busAddr, p, opts)
+	if err != nil {
+		return err
+	}
+	return px.Serve(ctx, l)
+}
+
+// Listen removes whatever is at path and listens there, as xdg-dbus-proxy
+// does. The socket file is removed again when the listener is closed.
+func Listen(path string) (*net.UnixListener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing %s: %w", path, err)
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	l.SetUnlinkOnClose(true)
+	return l, nil
+}
+
+// Serve accepts clients on l and serves each in its own goroutines until
+// ctx is cancelled, then closes l and every client and returns nil. It
+// returns the error of Accept if l fails otherwise.
+func (px *Proxy) Serve(ctx context.Context, l *net.UnixListener) error {
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) {
+				px.log.Warn("cannot accept client", "err", err)
+				continue
+			}
+			l.Close()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := px.ServeConn(ctx, c); err != nil {
+				px.log.Warn("client closed", "err", err)
+			}
+		}()
+	}
+}
+
+// ServeConn proxies one client connection, already accepted (or one end of
+// a socketpair), to a new connection to the bus. It returns when either
+// side closes or ctx is cancelled; it always closes c. The error says why
+// the client was dropped; nil means a side hung up.
+func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
+	bus, err := dialBus(ctx, px.busAddr)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	cl := newClient(px, c, bus)
+	closeBoth := func() {
+		c.Close()
+		bus.Close()
+	}
+	stop := context.AfterFunc(ctx, closeBoth)
+	defer stop()
+	busErr := make(chan error, 1)
+	go func() {
+		err := cl.busLoop()
+		closeBoth()
+		busErr <- err
+	}()
+	err = cl.clientLoop()
+	closeBoth()
+	berr := <-busErr
+	cl.close()
+	if err == nil || isClosed(err) {
+		err = nil
+		if berr != nil && !isClosed(berr) {
+			err = fmt.Errorf("bus connection: %w", berr)
+		}
+	}
+	return err
+}
+
+// tracef writes one trace line.
+func (px *Proxy) tracef(format string, args ...any) {
+	if px.trace == nil {
+		return
+	}
+	px.traceMu.Lock()
+	fmt.Fprintf(px.trace, format+"\n", args...)
+	px.traceMu.Unlock()
+}
+
+// parseAddress returns the socket addresses of a D-Bus address, in order.
+func parseAddress(addr string) ([]*net.UnixAddr, error) {
+	var out []*net.UnixAddr
+	for _, entry := range strings.Split(addr, ";") {
+		if entry == "" {
+			continue
+		}
+		transport, params, ok := strings.Cut(entry, ":")
+		if !ok || transport != "unix" {
+			continue
+		}
+		for _, kv := range strings.Split(params, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			v, err := unescapeAddress(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s", ErrBadAddress, addr)
+			}
+			switch k {
+			case "path":
+				out = append(out, &net.UnixAddr{Name: v, Net: "unix"})
+			case "abstract":
+				out = append(out, &net.UnixAddr{Name: "@" + v, Net: "unix"})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %q (only unix:path= and unix:abstract= are supported)", ErrBadAddress, addr)
+	}
+	return out, nil
+}
+
+func unescapeAddress(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", ErrBadAddress
+		}
+		var v byte
+		for _, c := range []byte(s[i+1 : i+3]) {
+			v <<= 4
+			switch {
+			case c >= '0' && c <= '9':
+				v |= c - '0'
+			case c >= 'a' && c <= 'f':
+				v |= c - 'a' + 10
+			case c >= 'A' && c <= 'F':
+				v |= c - 'A' + 10
+			default:
+				return "", ErrBadAddress
+			}
+		}
+		b.WriteByte(v)
+		i += 2
+	}
+	return b.String(), nil
+}
+
+// dialBus connects to the first reachable address of addr.
+func dialBus(ctx context.Context, addr string) (*net.UnixConn, error) {
+	addrs, err := parseAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	var last error
+	for _, a := range addrs {
+		c, err := d.DialContext(ctx, "unix", a.Name)
+		if err == nil {
+			return c.(*net.UnixConn), nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("connecting to bus %s: %w", addr, last)
+}
