@@ -1,0 +1,8 @@
+package store
+
+import (
+	"bufio"
+	"io"
+)
+
+func newBufWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 256<<10) }

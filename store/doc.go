@@ -1,0 +1,48 @@
+// Package store is an OSTree-compatible repository on disk: loose objects
+// in the archive-z2, bare, bare-user and bare-user-only modes, refs,
+// detached metadata, and the operations on top (commit, checkout,
+// traverse, fsck, prune). Object formats without I/O live in store/object.
+//
+// # API (stable names; ctx first)
+//
+//	Init(ctx, dir, mode) / Open(ctx, dir) → *Repo; Close, Path, Mode
+//	Config() *Config (a copy); ConfigValue(group, key); UpdateConfig(fn)
+//	Lock(ctx, exclusive) (unlock, error)           flock on .lock
+//	HasObject(ctx, object.ObjectName)
+//	ReadMetadata / WriteMetadata(ctx, type, data, want)
+//	WriteContent(ctx, hdr, content, want)          any mode
+//	WriteArchivedContent(ctx, filez, want)         a .filez as served
+//	OpenContent(ctx, sum) (hdr, content)           any mode
+//	ReadArchivedContent(ctx, sum)                  a .filez stream
+//	ReadCommitMeta / WriteCommitMeta(ctx, commit)  detached a{sv}
+//	ResolveRef, SetRef(ctx, remote, ref, *sum), ListRefs(ctx, remote),
+//	ListRemoteRefs, ListMirrorRefs, SetMirrorRef
+//	MarkCommitPartial / ClearCommitPartial / IsCommitPartial
+//	Flush(ctx); ListObjects(ctx, fn); DeleteObject(ctx, name)
+//	Commit(ctx, repo, dir, CommitOptions)
+//
+// # Durability and concurrency
+//
+// Objects are staged in a private tmp/staging-* directory, verified, then
+// made durable with one syncfs and renamed into objects/XX/ by Flush (which
+// SetRef and Close call). A ref is written (temp file, fsync, rename) only
+// after the objects it needs are in place, so a crash at any point leaves a
+// repository that passes fsck; stray staging files are garbage. Writers hold
+// the shared lock on .lock while they have staged objects; prune takes it
+// exclusively.
+//
+// # Glossary
+//
+//   - Repo mode: archive-z2 (compressed .filez, servable over HTTP), bare
+//     (files as themselves, needs root), bare-user (regular files with a
+//     user.ostreemeta xattr), bare-user-only (files with their mode only;
+//     what flatpak installations use).
+//   - Ref: a name under refs/heads (local), refs/remotes/REMOTE or
+//     refs/mirrors/COLLECTION-ID, holding a commit checksum.
+//   - Refspec: "REMOTE:REF", "REF", a checksum or unique prefix, with
+//     optional trailing "^" for the parent.
+//   - Detached metadata: the .commitmeta next to a commit (signatures).
+//   - Partial commit: a commit whose objects are not all present
+//     (state/<commit>.commitpartial).
+//   - Staging: objects written but not yet renamed into objects/.
+package store
