@@ -1,0 +1,132 @@
+package tests
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/porthole-dev/porthole/internal/testbus"
+	"github.com/porthole-dev/porthole/internal/testenv"
+)
+
+// dbusProxyPorthole builds cmd/porthole once per test binary.
+var dbusProxyPorthole = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "porthole-dbusproxy-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "porthole")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/porthole-dev/porthole/cmd/porthole").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// dbusProxyCommand returns the command line prefix of a proxy under test:
+// "ours" (porthole dbus-proxy) or "xdg" (xdg-dbus-proxy).
+func dbusProxyCommand(t testing.TB, which string) []string {
+	t.Helper()
+	if which == "xdg" {
+		testenv.Require(t, testenv.HaveCommand("xdg-dbus-proxy"), "needs xdg-dbus-proxy")
+		p, _ := exec.LookPath("xdg-dbus-proxy")
+		return []string{p}
+	}
+	bin, err := dbusProxyPorthole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{bin, "dbus-proxy"}
+}
+
+// startDBusProxy runs a proxy with args (ADDRESS PATH … groups) and --fd=3,
+// waits for its 'x' and stops it at cleanup by closing the pipe, as
+// Flatpak does.
+func startDBusProxy(t testing.TB, cmdline []string, args ...string) *exec.Cmd {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cmdline[0], append(append(cmdline[1:], "--fd=3"), args...)...)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stderr = &dbusProxyLog{t: t}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var b [1]byte
+	if n, err := r.Read(b[:]); n != 1 || b[0] != 'x' {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("%s did not signal readiness: %v", cmdline[0], err)
+	}
+	t.Cleanup(func() {
+		r.Close() // the proxy sees the hang-up and exits
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("%s: %v", cmdline[0], err)
+		}
+	})
+	return cmd
+}
+
+// dbusProxyLog copies a proxy's stderr into the test log.
+type dbusProxyLog struct{ t testing.TB }
+
+func (l *dbusProxyLog) Write(p []byte) (int, error) {
+	l.t.Logf("proxy: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// dbusProxyConnect connects to a proxy socket (auth + Hello through it).
+func dbusProxyConnect(t testing.TB, socket string, opts ...dbus.ConnOption) *dbus.Conn {
+	t.Helper()
+	c, err := dbus.Connect("unix:path="+socket, opts...)
+	if err != nil {
+		t.Fatalf("connecting through proxy %s: %v", socket, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var uniqueNameRE = regexp.MustCompile(`:1\.[0-9]+`)
+
+// normalizeUnique replaces unique names, which differ between runs.
+func normalizeUnique(s string) string { return uniqueNameRE.ReplaceAllString(s, ":1.N") }
+
+// callResult renders the outcome of a call for comparison.
+func callResult(c *dbus.Call) string {
+	if c.Err != nil {
+		if e, ok := c.Err.(dbus.Error); ok {
+			return normalizeUnique(fmt.Sprintf("err %s %v", e.Name, e.Body))
+		}
+		return "fail " + c.Err.Error()
+	}
+	body := c.Body
+	if len(body) == 1 {
+		if names, ok := body[0].([]string); ok {
+			names = append([]string(nil), names...)
+			for i := range names {
+				names[i] = normalizeUnique(names[i])
+			}
+			sort.Strings(names)
+			return fmt.Sprintf("ok [%v]", names)
+		}
+	}
+	return normalizeUnique(fmt.Sprintf("ok %v", body))
+}
+
+// newTestBus starts a private bus for the proxy tests.
+func newTestBus(t testing.TB) *testbus.Bus {
+	t.Helper()
+	return testbus.New(t)
+}

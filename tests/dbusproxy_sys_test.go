@@ -1,0 +1,5 @@
+package tests
+
+import "syscall"
+
+func dupFD(fd int) (int, error) { return syscall.Dup(fd) }
