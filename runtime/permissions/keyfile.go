@@ -52,7 +52,7 @@ func ParseKeyFile(data []byte) (*KeyFile, error) {
 		if cur == nil {
 			return nil, fmt.Errorf("%w: line %d: key outside a group", ErrInvalid, n+1)
 		}
-		cur.setRaw(k, strings.Trim(v, " \t"))
+		cur.setRaw(k, strings.TrimLeft(v, " \t\v\f\r"))
 	}
 	return kf, nil
 }

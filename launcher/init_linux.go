@@ -1,0 +1,240 @@
+package launcher
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Fixed descriptors of the stages.
+const (
+	fdConfig = 3
+	fdError  = 4
+	fdExtra  = 5
+)
+
+// MaybeInit runs the init or exec stage when the process was started as
+// one, and never returns in that case. Call it first thing in main of any
+// binary used as Options.InitPath (and in TestMain of tests).
+func MaybeInit() {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case initArg:
+		os.Exit(initMain())
+	case execArg:
+		execMain()
+	}
+}
+
+// report sends an InitError on fd and returns the exit code to use.
+func report(fd int, stage, op string, err error) int {
+	ie := InitError{Stage: stage, Op: op, Message: err.Error()}
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		ie.Errno = int(en)
+	}
+	data, _ := json.Marshal(&ie)
+	unix.Write(fd, data)
+	return 1
+}
+
+// execConfig is what pid 1 sends to each exec stage.
+type execConfig struct {
+	Args    []string `json:"args"`
+	Env     []string `json:"env"`
+	Cwd     string   `json:"cwd,omitempty"`
+	Seccomp []byte   `json:"seccomp,omitempty"`
+	NExtra  int      `json:"nExtra,omitempty"`
+}
+
+func initMain() int {
+	unix.CloseOnExec(fdError)
+	f := os.NewFile(fdConfig, "config")
+	var cfg initConfig
+	err := json.NewDecoder(f).Decode(&cfg)
+	f.Close()
+	if err != nil {
+		return report(fdError, "init", "reading spec", err)
+	}
+	spec := &cfg.Spec
+	var extra []*os.File
+	for i := 0; i < cfg.NExtra; i++ {
+		unix.CloseOnExec(fdExtra + i)
+		extra = append(extra, os.NewFile(uintptr(fdExtra+i), "extra"))
+	}
+	cwd := spec.Cwd
+	if cwd == "" {
+		cwd, _ = os.Getwd()
+	}
+
+	var enter *enterServer
+	if spec.InstanceDir != "" {
+		var err error
+		if enter, err = listenEnter(spec.InstanceDir); err != nil {
+			return report(fdError, "init", "enter socket", err)
+		}
+	}
+	if op, err := setupRoot(spec); err != nil {
+		return report(fdError, "init", op, err)
+	}
+	if cwd != "" {
+		if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
+			cwd = ""
+		}
+	}
+	if cwd == "" {
+		cwd = "/"
+		for _, e := range spec.Env {
+			if h, ok := cutPrefix(e, "HOME="); ok {
+				if fi, err := os.Stat(h); err == nil && fi.IsDir() {
+					cwd = h
+				}
+			}
+		}
+	}
+
+	r := newReaper()
+	ec := execConfig{Args: spec.Args, Env: spec.Env, Cwd: cwd, Seccomp: cfg.Seccomp, NExtra: cfg.NExtra}
+	errW := os.NewFile(fdError, "error")
+	pid, err := r.spawn(ec, os.Stdin, os.Stdout, os.Stderr, errW, extra)
+	errW.Close()
+	for _, e := range extra {
+		e.Close()
+	}
+	if err != nil {
+		return report(fdError, "init", "starting exec stage", err)
+	}
+	if enter != nil {
+		go enter.serve(r, ec)
+	}
+	forward := isatty(0)
+	return r.run(pid, forward)
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return "", false
+}
+
+func isatty(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// reaper is pid 1's child bookkeeping: it reaps every child and hands
+// the status of the ones it spawned to their waiters.
+type reaper struct {
+	mu      sync.Mutex
+	waiters map[int]chan int
+	sigs    chan os.Signal
+}
+
+func newReaper() *reaper {
+	r := &reaper{waiters: map[int]chan int{}, sigs: make(chan os.Signal, 32)}
+	signal.Notify(r.sigs)
+	return r
+}
+
+// spawn starts an exec stage running ec with the given stdio. The
+// exec stage reports errors on errW.
+func (r *reaper) spawn(ec execConfig, stdin, stdout, stderr, errW *os.File, extra []*os.File) (int, error) {
+	cr, cw, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer cr.Close()
+	cmd := exec.Command("/proc/self/exe", execArg)
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.ExtraFiles = append([]*os.File{cr, errW}, extra...)
+	r.mu.Lock()
+	err = cmd.Start()
+	var pid int
+	if err == nil {
+		pid = cmd.Process.Pid
+		r.waiters[pid] = make(chan int, 1)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		cw.Close()
+		return 0, err
+	}
+	cr.Close()
+	ec.NExtra = len(extra)
+	go func() {
+		json.NewEncoder(cw).Encode(&ec)
+		cw.Close()
+	}()
+	return pid, nil
+}
+
+// wait returns the exit code of a child started by spawn.
+func (r *reaper) wait(pid int) int {
+	r.mu.Lock()
+	ch := r.waiters[pid]
+	r.mu.Unlock()
+	return <-ch
+}
+
+// reap collects every exited child.
+func (r *reaper) reap() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+		if ch, ok := r.waiters[pid]; ok {
+			code := ws.ExitStatus()
+			if ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+			ch <- code
+			delete(r.waiters, pid)
+		}
+	}
+}
+
+// run reaps children and forwards signals to main until it exits, and
+// returns its exit code. When stdin is a terminal, the signals a terminal
+// sends to the whole foreground group are not forwarded (the command got
+// them already).
+func (r *reaper) run(main int, ttyStdin bool) int {
+	r.mu.Lock()
+	done := r.waiters[main]
+	r.mu.Unlock()
+	r.reap()
+	for {
+		select {
+		case code := <-done:
+			return code
+		case sig := <-r.sigs:
+			s := sig.(syscall.Signal)
+			switch s {
+			case unix.SIGCHLD:
+				r.reap()
+			case unix.SIGURG, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+			case unix.SIGINT, unix.SIGQUIT, unix.SIGWINCH:
+				if !ttyStdin {
+					unix.Kill(main, s)
+				}
+			default:
+				unix.Kill(main, s)
+			}
+		}
+	}
+}
+
