@@ -237,4 +237,3 @@ func (r *reaper) run(main int, ttyStdin bool) int {
 		}
 	}
 }
-
