@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,7 +64,7 @@ func parseDBusProxyArgs(args []string) (*dbusProxyArgs, error) {
 			continue
 		}
 		if i+1 >= len(args) || strings.HasPrefix(args[i+1], "-") {
-			return nil, errors.New("No socket path given")
+			return nil, argError("No socket path given")
 		}
 		g := dbusProxyGroup{address: args[i], path: args[i+1]}
 		i += 2
@@ -77,13 +76,13 @@ func parseDBusProxyArgs(args []string) (*dbusProxyArgs, error) {
 				l, _ := dbusproxy.ParseLevel(verb)
 				g.policy.SetLevel(name, l)
 				if err := g.policy.Validate(); err != nil {
-					return nil, fmt.Errorf("'%s' is not a valid dbus name", strings.TrimSuffix(name, ".*"))
+					return nil, argErrorf("'%s' is not a valid dbus name", strings.TrimSuffix(name, ".*"))
 				}
 			case strings.HasPrefix(arg, "--call="), strings.HasPrefix(arg, "--broadcast="):
 				verb, rest, _ := strings.Cut(arg[2:], "=")
 				name, rule, ok := strings.Cut(rest, "=")
 				if !ok {
-					return nil, fmt.Errorf("'%s' is not a valid name + rule", rest)
+					return nil, argErrorf("'%s' is not a valid name + rule", rest)
 				}
 				if verb == "call" {
 					g.policy.AddCall(name, rule)
@@ -91,7 +90,7 @@ func parseDBusProxyArgs(args []string) (*dbusProxyArgs, error) {
 					g.policy.AddBroadcast(name, rule)
 				}
 				if err := g.policy.Validate(); err != nil {
-					return nil, fmt.Errorf("'%s' is not a valid dbus name", strings.TrimSuffix(name, ".*"))
+					return nil, argErrorf("'%s' is not a valid dbus name", strings.TrimSuffix(name, ".*"))
 				}
 			case arg == "--log":
 				g.log = true
@@ -111,10 +110,17 @@ func parseDBusProxyArgs(args []string) (*dbusProxyArgs, error) {
 		a.groups = append(a.groups, g)
 	}
 	if len(a.groups) == 0 {
-		return nil, errors.New("No proxies specified")
+		return nil, argError("No proxies specified")
 	}
 	return a, nil
 }
+
+// argError is a command line error, worded as xdg-dbus-proxy words it.
+type argError string
+
+func (e argError) Error() string { return string(e) }
+
+func argErrorf(format string, args ...any) error { return argError(fmt.Sprintf(format, args...)) }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }
 
@@ -130,17 +136,17 @@ func (a *dbusProxyArgs) generic(args []string, i *int) ([]string, error) {
 	case strings.HasPrefix(arg, "--fd="):
 		fd, err := strconv.Atoi(arg[len("--fd="):])
 		if err != nil || fd < 0 {
-			return nil, fmt.Errorf("Invalid fd %s", arg[len("--fd="):])
+			return nil, argErrorf("Invalid fd %s", arg[len("--fd="):])
 		}
 		a.syncFD = fd
 	case strings.HasPrefix(arg, "--args="):
 		fd, err := strconv.Atoi(arg[len("--args="):])
 		if err != nil || fd < 0 {
-			return nil, fmt.Errorf("Invalid --args fd %s", arg[len("--args="):])
+			return nil, argErrorf("Invalid --args fd %s", arg[len("--args="):])
 		}
 		data, err := io.ReadAll(os.NewFile(uintptr(fd), "args"))
 		if err != nil {
-			return nil, fmt.Errorf("Failed to load --args: %v", err)
+			return nil, argErrorf("Failed to load --args: %v", err)
 		}
 		var extra []string
 		for len(data) > 0 {
@@ -150,7 +156,7 @@ func (a *dbusProxyArgs) generic(args []string, i *int) ([]string, error) {
 		}
 		args = append(args[:*i+1], append(extra, args[*i+1:]...)...)
 	default:
-		return nil, fmt.Errorf("Unknown argument %s", arg)
+		return nil, argErrorf("Unknown argument %s", arg)
 	}
 	*i++
 	return args, nil

@@ -1,0 +1,405 @@
+package dbusproxy
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/porthole-dev/porthole/internal/testbus"
+)
+
+// startProxy serves p for the bus at busAddr in this process until the
+// test ends and returns the socket path.
+func startProxy(t testing.TB, busAddr string, p Policy, trace io.Writer) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "proxy")
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logBuf strings.Builder
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logBuf.Write(b)
+	}), nil))
+	go func() { done <- Serve(ctx, l, busAddr, p, &Options{Logger: logger, Trace: trace}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+		logMu.Lock()
+		if s := logBuf.String(); s != "" && testing.Verbose() {
+			t.Logf("proxy log:\n%s", s)
+		}
+		logMu.Unlock()
+	})
+	return path
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// rawConn is a hand-driven D-Bus client, to send what godbus never would.
+type rawConn struct {
+	t      testing.TB
+	c      *net.UnixConn
+	rd     *reader
+	serial uint32
+	unique string
+}
+
+func dialRaw(t testing.TB, path string) *rawConn {
+	t.Helper()
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, c: c, rd: newReader(c, MaxMessageSize)}
+}
+
+// auth authenticates with EXTERNAL and negotiates fd passing.
+func (r *rawConn) auth() {
+	r.t.Helper()
+	uid := hex.EncodeToString([]byte(strconv.Itoa(os.Getuid())))
+	r.write([]byte("\x00AUTH EXTERNAL " + uid + "\r\n"))
+	if l := r.line(); !strings.HasPrefix(l, "OK ") {
+		r.t.Fatalf("AUTH answered %q", l)
+	}
+	r.write([]byte("NEGOTIATE_UNIX_FD\r\n"))
+	if l := r.line(); l != "AGREE_UNIX_FD\r\n" {
+		r.t.Fatalf("NEGOTIATE_UNIX_FD answered %q", l)
+	}
+	r.write([]byte("BEGIN\r\n"))
+}
+
+// hello authenticates and says Hello.
+func (r *rawConn) hello() {
+	r.t.Helper()
+	r.auth()
+	s := r.call(busName, "/org/freedesktop/DBus", busName, "Hello", "")
+	h, m := r.reply(s)
+	args, ok := h.stringArgs(m, 1)
+	if !ok {
+		r.t.Fatalf("Hello reply has no name")
+	}
+	r.unique = args[0]
+}
+
+func (r *rawConn) write(b []byte) {
+	r.t.Helper()
+	if _, err := r.c.Write(b); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rawConn) line() string {
+	r.t.Helper()
+	for {
+		l, err := r.rd.line()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if l != nil {
+			return string(l)
+		}
+		if err := r.rd.fill(); err != nil {
+			r.t.Fatalf("reading auth line: %v", err)
+		}
+	}
+}
+
+// callMsg builds a call with the next serial and an optional string arg.
+func (r *rawConn) callMsg(dest, path, iface, member, arg string) ([]byte, uint32) {
+	r.serial++
+	b := newCall(r.serial, 0, dest, path, iface, member)
+	if arg != "" {
+		b.sig = "s"
+		b.appendString(arg)
+	}
+	return b.bytes(), r.serial
+}
+
+func (r *rawConn) call(dest, path, iface, member, arg string) uint32 {
+	m, s := r.callMsg(dest, path, iface, member, arg)
+	r.write(m)
+	return s
+}
+
+// next reads the next message; err is io.EOF when the proxy hung up.
+func (r *rawConn) next() (*header, []byte, error) {
+	for {
+		m, err := r.rd.message()
+		if err != nil {
+			return nil, nil, err
+		}
+		if m != nil {
+			m = append([]byte(nil), m...)
+			h, err := parseHeader(m, true)
+			return h, m, err
+		}
+		if err := r.rd.fill(); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// reply skips signals until the reply to serial.
+func (r *rawConn) reply(serial uint32) (*header, []byte) {
+	r.t.Helper()
+	for {
+		h, m, err := r.next()
+		if err != nil {
+			r.t.Fatalf("waiting for the reply to %d: %v", serial, err)
+		}
+		if h.typ == typeSignal {
+			continue
+		}
+		if !h.hasReplySerial || h.replySerial != serial {
+			r.t.Fatalf("got reply to %d (%+v), want reply to %d", h.replySerial, h, serial)
+		}
+		return h, m
+	}
+}
+
+// expectHangUp reads until the proxy closes the connection.
+func (r *rawConn) expectHangUp() {
+	r.t.Helper()
+	for {
+		if _, _, err := r.next(); err != nil {
+			if !isClosed(err) {
+				r.t.Fatalf("read error %v, want the proxy to hang up", err)
+			}
+			return
+		}
+	}
+}
+
+func testPolicy() Policy {
+	p := Policy{Filter: true}
+	p.SetLevel("org.test.Talk", LevelTalk)
+	p.SetLevel("org.test.See", LevelSee)
+	p.SetLevel("org.test.Own.*", LevelOwn)
+	return p
+}
+
+// checkAlive makes a round trip through a well-behaved godbus client.
+func checkAlive(t *testing.T, good *dbus.Conn) {
+	t.Helper()
+	if err := good.BusObject().Call("org.freedesktop.DBus.GetId", 0).Err; err != nil {
+		t.Fatalf("the well-behaved client broke: %v", err)
+	}
+}
+
+func TestBadClientsCloseOnlyThemselves(t *testing.T) {
+	bus := testbus.New(t)
+	path := startProxy(t, bus.Address(), testPolicy(), nil)
+	good, err := dbus.Connect("unix:path=" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	le := binary.LittleEndian
+	for _, tc := range []struct {
+		name  string
+		hello bool // authenticate and say Hello first
+		send  func(r *rawConn) []byte
+	}{
+		{"lowercase auth line", false, func(*rawConn) []byte { return []byte("\x00auth EXTERNAL 30\r\n") }},
+		{"control character in auth", false, func(*rawConn) []byte { return []byte("\x00AUTH EXTERNAL\x01 30\r\n") }},
+		{"non-ASCII auth", false, func(*rawConn) []byte { return []byte("\x00AUTH EXTERNAL \xff\r\n") }},
+		{"16 KiB without newline", false, func(*rawConn) []byte {
+			return append([]byte("\x00AUTH "), strings.Repeat("A", maxAuthLine)...)
+		}},
+		{"bad endianness", true, func(*rawConn) []byte { return []byte("X\x01\x00\x01\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00") }},
+		{"bad protocol version", true, func(r *rawConn) []byte {
+			m, _ := r.callMsg(busName, "/", busName, "GetId", "")
+			m[3] = 2
+			return m
+		}},
+		{"oversized body", true, func(r *rawConn) []byte {
+			m, _ := r.callMsg(busName, "/", busName, "GetId", "")
+			le.PutUint32(m[4:], MaxMessageSize)
+			return m
+		}},
+		{"oversized header", true, func(r *rawConn) []byte {
+			m, _ := r.callMsg(busName, "/", busName, "GetId", "")
+			le.PutUint32(m[12:], 1<<27)
+			return m
+		}},
+		{"unknown header field", true, func(r *rawConn) []byte {
+			r.serial++
+			b := newCall(r.serial, 0, busName, "/", busName, "GetId")
+			b.stringField(99, 's', "x")
+			return b.bytes()
+		}},
+		{"truncated string", true, func(r *rawConn) []byte {
+			m, _ := r.callMsg(busName, "/", busName, "GetId", "")
+			le.PutUint32(m[20:], 1000) // the path's length
+			return m
+		}},
+		{"method call without member", true, func(r *rawConn) []byte {
+			r.serial++
+			b := &builder{typ: typeMethodCall, serial: r.serial}
+			b.stringField(fieldPath, 'o', "/")
+			return b.bytes()
+		}},
+		{"serial not increasing", true, func(r *rawConn) []byte {
+			r.serial = 0
+			m, _ := r.callMsg(busName, "/", busName, "GetId", "")
+			return m
+		}},
+		{"serial in the proxy's range", true, func(r *rawConn) []byte {
+			r.serial = firstFakeSerial
+			m, _ := r.callMsg(busName, "/", busName, "GetId", "")
+			return m
+		}},
+		{"fds missing", true, func(r *rawConn) []byte {
+			r.serial++
+			b := newCall(r.serial, 0, busName, "/", busName, "GetId")
+			b.uint32Field(fieldUnixFDs, 1)
+			return b.bytes()
+		}},
+		{"local disconnect signal", true, func(r *rawConn) []byte {
+			r.serial++
+			b := &builder{typ: typeSignal, serial: r.serial}
+			b.stringField(fieldPath, 'o', "/org/freedesktop/DBus/Local")
+			b.stringField(fieldInterface, 's', "org.freedesktop.DBus.Local")
+			b.stringField(fieldMember, 's', "Disconnected")
+			return b.bytes()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dialRaw(t, path)
+			if tc.hello {
+				r.hello()
+			}
+			r.write(tc.send(r))
+			r.expectHangUp()
+			checkAlive(t, good)
+		})
+	}
+}
+
+// TestRefusedCallsKeepOrder pipelines allowed and refused calls and wants
+// the answers in the order of the calls, errors well formed.
+func TestRefusedCallsKeepOrder(t *testing.T) {
+	bus := testbus.New(t)
+	path := startProxy(t, bus.Address(), testPolicy(), nil)
+	r := dialRaw(t, path)
+	r.hello()
+	type want struct {
+		serial uint32
+		err    string
+		body   string
+	}
+	var batch []byte
+	var wants []want
+	add := func(dest, iface, member, arg, err string) {
+		m, s := r.callMsg(dest, "/org/freedesktop/DBus", iface, member, arg)
+		batch = append(batch, m...)
+		wants = append(wants, want{s, err, ""})
+	}
+	for i := 0; i < 5; i++ {
+		add(busName, busName, "GetId", "", "")
+		add("org.test.Hidden", "org.test.I", "M", "", errUnknown)
+		add(busName, busName, "BecomeMonitor", "", errAccessDenied)
+		add(busName, busName, "GetNameOwner", "org.test.Hidden", errNoOwner)
+		add("org.test.See", "org.test.I", "M", "", errAccessDenied)
+		add(busName, busName, "NameHasOwner", "org.test.Hidden", "")
+		add(busName, busName, "AddMatch", "eavesdrop='true'", errAccessDenied)
+		add(busName, busName, "RequestName", "org.test.Talk", errAccessDenied)
+	}
+	r.write(batch)
+	var last uint32
+	for _, w := range wants {
+		h, m := r.reply(w.serial)
+		if h.serial <= last {
+			t.Errorf("reply serial %d after %d: serials from the bus must increase", h.serial, last)
+		}
+		last = h.serial
+		if w.err == "" {
+			if h.typ != typeMethodReturn {
+				t.Errorf("call %d answered with %s, want a return", w.serial, h.errName)
+			}
+			continue
+		}
+		args, ok := h.stringArgs(m, 1)
+		if h.typ != typeError || h.errName != w.err || !ok || args[0] != w.err {
+			t.Errorf("call %d answered %d %s %q, want error %s", w.serial, h.typ, h.errName, args, w.err)
+		}
+	}
+}
+
+// TestUnfiltered passes everything, fds included, without --filter.
+func TestUnfiltered(t *testing.T) {
+	bus := testbus.New(t)
+	svc := bus.Conn(t)
+	if _, err := svc.RequestName("org.test.Hidden", 0); err != nil {
+		t.Fatal(err)
+	}
+	path := startProxy(t, bus.Address(), Policy{}, nil)
+	c, err := dbus.Connect("unix:path=" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var names []string
+	if err := c.BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(names, " "), "org.test.Hidden") || !strings.Contains(strings.Join(names, " "), c.Names()[0]) {
+		t.Errorf("ListNames without filter = %v, want every name", names)
+	}
+}
+
+// TestTraceFormat checks a few --log lines against xdg-dbus-proxy's format.
+func TestTraceFormat(t *testing.T) {
+	bus := testbus.New(t)
+	var mu sync.Mutex
+	var trace strings.Builder
+	path := startProxy(t, bus.Address(), testPolicy(), writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return trace.Write(b)
+	}))
+	r := dialRaw(t, path)
+	r.hello()
+	s := r.call("org.test.Hidden", "/x", "org.test.I", "M", "")
+	r.reply(s)
+	mu.Lock()
+	got := trace.String()
+	mu.Unlock()
+	for _, want := range []string{
+		"C1: -> org.freedesktop.DBus call org.freedesktop.DBus.Hello at /org/freedesktop/DBus\n",
+		"fake AddMatch for org.test.Talk\n",
+		"fake wildcarded AddMatch for org.test.Own\n",
+		"fake GetNameOwner for org.test.See\n",
+		"fake ListNames\n",
+		"B1: <- org.freedesktop.DBus return from C1\n",
+		"*SKIPPED*\n",
+		fmt.Sprintf("C%d: -> org.test.Hidden call org.test.I.M at /x\n*HIDDEN* (ping)\n", s),
+		fmt.Sprintf("return from C%d\n*REWRITTEN*\n", s),
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("trace lacks %q; trace:\n%s", want, got)
+		}
+	}
+}
