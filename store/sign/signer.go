@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -135,4 +136,28 @@ func LoadKeyFileSigner(path, keyID string) (*Signer, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// LoadSigner is what --gpg-sign=KEYID --gpg-homedir=DIR means: DIR may be a
+// GnuPG home directory or a secret key file (binary or armored); empty DIR
+// means $GNUPGHOME, else ~/.gnupg.
+func LoadSigner(keyID, homeOrFile string) (*Signer, error) {
+	if homeOrFile == "" {
+		homeOrFile = os.Getenv("GNUPGHOME")
+	}
+	if homeOrFile == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("finding the GnuPG home: %w", err)
+		}
+		homeOrFile = filepath.Join(h, ".gnupg")
+	}
+	fi, err := os.Stat(homeOrFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading secret keys: %w", err)
+	}
+	if fi.Mode().IsRegular() {
+		return LoadKeyFileSigner(homeOrFile, keyID)
+	}
+	return LoadHomeSigner(homeOrFile, keyID)
 }
