@@ -51,9 +51,9 @@ type CommitOptions struct {
 	Parent *object.Checksum
 	// NoParent makes a commit without parent (--parent=none).
 	NoParent bool
-	// CanonicalPermissions: uid/gid 0, files 0755 if user-executable else
-	// 0644, dirs 0755, no xattrs. Always on for bare-user-only repos, as in
-	// ostree.
+	// CanonicalPermissions: uid/gid 0, modes masked with 0755 (no
+	// setuid/setgid/sticky, no group/other write), no xattrs. Always on for
+	// bare-user-only repos, as in ostree.
 	CanonicalPermissions bool
 	// Signer, when set, signs the commit; the signature is stored as
 	// ostree.gpgsigs in the detached metadata.
@@ -213,7 +213,7 @@ func (c *committer) scanDir(path, name string) (*commitDir, error) {
 	uid, gid := c.owner(st.Uid, st.Gid)
 	mode := st.Mode
 	if c.opts.CanonicalPermissions {
-		mode = object.ModeDir | 0o755
+		mode &= object.ModeTypeMask | 0o755
 	}
 	xs, err := c.xattrs(path)
 	if err != nil {
@@ -312,10 +312,7 @@ func (c *committer) storeFile(ctx context.Context, f *commitFile) error {
 	h := object.FileHeader{Mode: st.Mode, Size: uint64(st.Size)}
 	h.UID, h.GID = c.owner(st.Uid, st.Gid)
 	if c.opts.CanonicalPermissions {
-		h.Mode = object.ModeRegular | 0o644
-		if st.Mode&0o100 != 0 {
-			h.Mode = object.ModeRegular | 0o755
-		}
+		h.Mode = st.Mode & (object.ModeTypeMask | 0o755)
 	}
 	if !c.opts.NoXattrs && !c.opts.CanonicalPermissions {
 		if h.Xattrs, err = listXattrs(f.path, true); err != nil {

@@ -141,7 +141,7 @@ func (r *Repo) WriteMetadata(ctx context.Context, t object.ObjectType, data []by
 	if ok, err := r.HasObject(ctx, name); err != nil || ok {
 		return c, err
 	}
-	f, err := r.stageFile()
+	f, err := r.stageFile(ctx)
 	if err != nil {
 		return c, err
 	}
@@ -160,8 +160,8 @@ func (r *Repo) WriteMetadata(ctx context.Context, t object.ObjectType, data []by
 }
 
 // stageFile creates a new file in the staging directory.
-func (r *Repo) stageFile() (*os.File, error) {
-	dir, err := r.stagingDir()
+func (r *Repo) stageFile(ctx context.Context) (*os.File, error) {
+	dir, err := r.stagingDir(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -174,9 +174,23 @@ func randName() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (r *Repo) stagingDir() (string, error) {
+// stagingDir returns the staging directory, taking the shared repository
+// lock first (held until Flush) so prune cannot remove it under us.
+func (r *Repo) stagingDir(ctx context.Context) (string, error) {
 	r.stMu.Lock()
 	defer r.stMu.Unlock()
+	if r.stUnlock == nil {
+		unlock, err := r.Lock(ctx, false)
+		if err != nil {
+			return "", err
+		}
+		r.stUnlock = unlock
+		if r.stDir != "" {
+			if err := os.MkdirAll(r.stDir, 0o700); err != nil {
+				return "", fmt.Errorf("cannot create staging directory: %w", err)
+			}
+		}
+	}
 	if r.stDir != "" {
 		return r.stDir, nil
 	}
@@ -188,26 +202,8 @@ func (r *Repo) stagingDir() (string, error) {
 	return dir, nil
 }
 
-// addPending records a verified staged file as the object name. The first
-// pending object takes the shared repository lock.
+// addPending records a verified staged file as the object name.
 func (r *Repo) addPending(ctx context.Context, n object.ObjectName, path string) error {
-	r.stMu.Lock()
-	needLock := r.stUnlock == nil
-	r.stMu.Unlock()
-	if needLock {
-		unlock, err := r.Lock(ctx, false)
-		if err != nil {
-			os.Remove(path)
-			return err
-		}
-		r.stMu.Lock()
-		if r.stUnlock == nil {
-			r.stUnlock = unlock
-		} else {
-			unlock()
-		}
-		r.stMu.Unlock()
-	}
 	r.stMu.Lock()
 	lp := r.loosePath(n)
 	if _, dup := r.pending[stagedKey{lp}]; dup {
@@ -352,8 +348,8 @@ func (r *Repo) WriteCommitMeta(ctx context.Context, commit object.Checksum, data
 
 // stagedContent writes one content object in the repo's mode to a staged
 // file and returns its checksum; it never publishes it.
-func (r *Repo) stageContent(h *object.FileHeader, content io.Reader) (path string, sum object.Checksum, err error) {
-	dir, err := r.stagingDir()
+func (r *Repo) stageContent(ctx context.Context, h *object.FileHeader, content io.Reader) (path string, sum object.Checksum, err error) {
+	dir, err := r.stagingDir(ctx)
 	if err != nil {
 		return "", sum, err
 	}
@@ -390,22 +386,22 @@ func (r *Repo) stageContent(h *object.FileHeader, content io.Reader) (path strin
 	}
 	defer f.Close()
 	bw := newBufWriter(f)
+	if content == nil {
+		content = bytes.NewReader(nil)
+	}
 	var n int64
 	switch {
 	case r.mode == ModeArchive:
 		if err := object.WriteFilez(bw, h, io.TeeReader(content, hasher), r.compressionLevel()); err != nil {
 			return "", sum, err
 		}
-		n = int64(h.Size)
 	case h.IsSymlink(): // bare-user: target plus NUL in a regular file
 		if _, err := bw.Write(append([]byte(h.SymlinkTarget), 0)); err != nil {
 			return "", sum, err
 		}
 	default:
-		if content != nil {
-			if n, err = io.Copy(bw, io.TeeReader(content, hasher)); err != nil {
-				return "", sum, err
-			}
+		if n, err = io.Copy(bw, io.TeeReader(content, hasher)); err != nil {
+			return "", sum, err
 		}
 		if uint64(n) != h.Size {
 			return "", sum, fmt.Errorf("content is %d bytes, header says %d", n, h.Size)
@@ -479,7 +475,7 @@ func (r *Repo) WriteContent(ctx context.Context, hdr object.FileHeader, content 
 	if hdr.IsSymlink() {
 		content = nil
 	}
-	path, sum, err := r.stageContent(&hdr, content)
+	path, sum, err := r.stageContent(ctx, &hdr, content)
 	if err != nil {
 		return sum, fmt.Errorf("writing content object: %w", err)
 	}
@@ -517,7 +513,7 @@ func (r *Repo) WriteArchivedContent(ctx context.Context, filez io.Reader, want o
 		}
 		return err
 	}
-	f, err := r.stageFile()
+	f, err := r.stageFile(ctx)
 	if err != nil {
 		return err
 	}

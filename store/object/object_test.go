@@ -13,15 +13,6 @@ import (
 
 const vectors = "/work/shared/vectors/ostree/archive-repo"
 
-func mustSum(t testing.TB, s string) Checksum {
-	t.Helper()
-	c, err := ParseChecksum(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
 	n, err := ParseObjectName(name)

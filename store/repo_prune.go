@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/porthole-dev/porthole/store/object"
+	"golang.org/x/sys/unix"
+)
+
+// PruneOptions are ostree prune's options.
+type PruneOptions struct {
+	// RefsOnly keeps only what refs (heads, remotes, mirrors) reach;
+	// otherwise every commit in the repository is kept and only objects no
+	// commit reaches are deleted.
+	RefsOnly bool
+	// Depth is how many parents of each root commit to keep (-1: all).
+	Depth int
+	// KeepYoungerThan, when set, first deletes commits older than it that
+	// are not the target of a ref.
+	KeepYoungerThan time.Time
+	// DryRun reports what would be deleted without deleting.
+	DryRun bool
+}
+
+// PruneResult says what Prune deleted.
+type PruneResult struct {
+	Total   int   // objects before
+	Deleted int   // objects deleted
+	Freed   int64 // bytes freed (apparent size)
+}
+
+// Prune deletes unreachable objects with ostree's semantics. It holds the
+// repository lock exclusively, and deletes commits first, then dirtrees and
+// dirmetas, then content, so an interruption leaves every remaining commit
+// complete.
+func Prune(ctx context.Context, repo *Repo, opts PruneOptions) (*PruneResult, error) {
+	if err := repo.Flush(ctx); err != nil {
+		return nil, err
+	}
+	unlock, err := repo.Lock(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	refTargets := map[object.Checksum]bool{}
+	for _, list := range []func(context.Context) (map[string]object.Checksum, error){
+		func(ctx context.Context) (map[string]object.Checksum, error) { return repo.ListRefs(ctx, "") },
+		repo.ListRemoteRefs, repo.ListMirrorRefs,
+	} {
+		m, err := list(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range m {
+			refTargets[c] = true
+		}
+	}
+	res := &PruneResult{}
+	var all []object.ObjectName
+	if err := repo.ListObjects(ctx, func(n object.ObjectName) error {
+		all = append(all, n)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	res.Total = len(all)
+
+	deletedCommits := map[object.Checksum]bool{}
+	if !opts.KeepYoungerThan.IsZero() {
+		for _, n := range all {
+			if n.Type != object.TypeCommit || refTargets[n.Checksum] {
+				continue
+			}
+			data, err := repo.ReadMetadata(ctx, object.TypeCommit, n.Checksum)
+			if err != nil {
+				return res, err
+			}
+			cm, err := object.UnmarshalCommit(data)
+			if err != nil {
+				continue // corrupt commits are fsck's business
+			}
+			if int64(cm.Timestamp) < opts.KeepYoungerThan.Unix() {
+				if err := repo.deleteCommit(ctx, n.Checksum, opts.DryRun, res); err != nil {
+					return res, err
+				}
+				deletedCommits[n.Checksum] = true
+			}
+		}
+	}
+
+	reach := Reachable{}
+	var roots []object.Checksum
+	if opts.RefsOnly {
+		for c := range refTargets {
+			roots = append(roots, c)
+		}
+	} else {
+		for _, n := range all {
+			if n.Type == object.TypeCommit && !deletedCommits[n.Checksum] {
+				roots = append(roots, n.Checksum)
+			}
+		}
+	}
+	for _, c := range roots {
+		if _, err := Traverse(ctx, repo, c, opts.Depth, reach); err != nil && !errors.Is(err, ErrObjectNotFound) {
+			return res, err
+		}
+	}
+	// Deleted commits may still be reached as parents; they stay deleted.
+	for c := range deletedCommits {
+		delete(reach, object.ObjectName{Checksum: c, Type: object.TypeCommit})
+	}
+
+	order := []func(object.ObjectType) bool{
+		func(t object.ObjectType) bool { return t == object.TypeCommit },
+		func(t object.ObjectType) bool { return t == object.TypeDirTree || t == object.TypeDirMeta },
+		func(t object.ObjectType) bool { return t == object.TypeFile },
+	}
+	for _, pass := range order {
+		for _, n := range all {
+			if !pass(n.Type) || deletedCommits[n.Checksum] && n.Type == object.TypeCommit {
+				continue
+			}
+			if _, ok := reach[n]; ok {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			if n.Type == object.TypeCommit {
+				if err := repo.deleteCommit(ctx, n.Checksum, opts.DryRun, res); err != nil {
+					return res, err
+				}
+				continue
+			}
+			if err := repo.deleteCounted(ctx, n, opts.DryRun, res); err != nil {
+				return res, err
+			}
+		}
+	}
+	if !opts.DryRun {
+		repo.cleanTmp()
+		if err := syncFS(repo.dir); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (r *Repo) deleteCounted(ctx context.Context, n object.ObjectName, dry bool, res *PruneResult) error {
+	var st unix.Stat_t
+	if unix.Lstat(filepath.Join(r.objectsDir(), r.loosePath(n)), &st) != nil {
+		return nil
+	}
+	res.Deleted++
+	res.Freed += st.Size
+	if dry {
+		return nil
+	}
+	return r.DeleteObject(ctx, n)
+}
+
+// deleteCommit removes a commit, its detached metadata and partial marker.
+func (r *Repo) deleteCommit(ctx context.Context, c object.Checksum, dry bool, res *PruneResult) error {
+	if err := r.deleteCounted(ctx, object.ObjectName{Checksum: c, Type: object.TypeCommit}, dry, res); err != nil {
+		return err
+	}
+	if dry {
+		return nil
+	}
+	if err := r.DeleteObject(ctx, object.ObjectName{Checksum: c, Type: object.TypeCommitMeta}); err != nil {
+		return err
+	}
+	return r.ClearCommitPartial(ctx, c)
+}
+
+// cleanTmp removes staging directories left by crashed writers. Called
+// with the exclusive lock held, so no live writer owns one (a live Repo
+// holds the shared lock while it has staged objects).
+func (r *Repo) cleanTmp() {
+	ents, _ := os.ReadDir(filepath.Join(r.dir, "tmp"))
+	r.stMu.Lock()
+	own := r.stDir
+	r.stMu.Unlock()
+	for _, e := range ents {
+		p := filepath.Join(r.dir, "tmp", e.Name())
+		if strings.HasPrefix(e.Name(), "staging-") && p != own {
+			os.RemoveAll(p)
+		}
+	}
+}
