@@ -9,7 +9,19 @@ import (
 
 // storeCommands lists the `porthole store` verbs, named as ostree names them.
 // Add one line per verb, implemented in cmd_store_<verb>.go.
-var storeCommands = map[string]command{}
+var storeCommands = map[string]command{
+	"init":      {"Initialize a new empty repository", runStoreInit},
+	"commit":    {"Commit a new revision", runStoreCommit},
+	"checkout":  {"Check out a commit into a filesystem tree", runStoreCheckout},
+	"refs":      {"List refs", runStoreRefs},
+	"log":       {"Show log starting at commit or ref", runStoreLog},
+	"show":      {"Output a metadata object", runStoreShow},
+	"ls":        {"List file paths", runStoreLs},
+	"cat":       {"Concatenate contents of files", runStoreCat},
+	"rev-parse": {"Output the target of a rev", runStoreRevParse},
+	"fsck":      {"Check the repository for consistency", runStoreFsck},
+	"prune":     {"Search for unreachable objects", runStorePrune},
+}
 
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" {
