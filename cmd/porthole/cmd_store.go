@@ -21,6 +21,10 @@ var storeCommands = map[string]command{
 	"rev-parse": {"Output the target of a rev", runStoreRevParse},
 	"fsck":      {"Check the repository for consistency", runStoreFsck},
 	"prune":     {"Search for unreachable objects", runStorePrune},
+	"summary":   {"Manage summary metadata", runStoreSummary},
+	"gpg-sign":  {"Sign a commit", runStoreGPGSign},
+	"remote":    {"Remote commands that may involve internet access", runStoreRemote},
+	"pull":      {"Download data from a remote repository", runStorePull},
 }
 
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
