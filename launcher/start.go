@@ -43,9 +43,9 @@ func (e *InitError) Unwrap() error {
 
 // Options are how the sandbox is started, as opposed to what it is.
 type Options struct {
-	// InitPath is the helper binary; empty means "porthole-init" next to
-	// the running executable, else the running executable itself (which
-	// must call MaybeInit first thing in main).
+	// InitPath is the helper binary; empty means $PORTHOLE_INIT, else
+	// "porthole-init" next to the running executable, else the running
+	// executable itself (which must call MaybeInit before anything else).
 	InitPath       string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -70,6 +70,9 @@ type Process struct {
 // DefaultInitPath returns the helper Start uses when Options.InitPath is
 // empty.
 func DefaultInitPath() (string, error) {
+	if p := os.Getenv("PORTHOLE_INIT"); p != "" {
+		return p, nil
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("finding the init helper: %w", err)

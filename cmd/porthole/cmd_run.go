@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/porthole-dev/porthole/internal/runspec"
+	"github.com/porthole-dev/porthole/launcher"
+	"github.com/porthole-dev/porthole/runtime/installed"
+	"github.com/porthole-dev/porthole/runtime/permissions"
+	"golang.org/x/term"
+)
+
+// The porthole binary can serve as its own sandbox helper when
+// porthole-init is not installed next to it.
+func init() { launcher.MaybeInit() }
+
+// userInstallation returns $PORTHOLE_USER_DIR, else
+// $XDG_DATA_HOME/porthole, else ~/.local/share/porthole.
+func userInstallation() string {
+	if d := os.Getenv("PORTHOLE_USER_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "porthole")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "porthole")
+}
+
+// systemInstallation returns $PORTHOLE_SYSTEM_DIR, else /var/lib/porthole.
+func systemInstallation() string {
+	if d := os.Getenv("PORTHOLE_SYSTEM_DIR"); d != "" {
+		return d
+	}
+	return "/var/lib/porthole"
+}
+
+// addContextFlags registers the permission options on fs, applying them
+// to c in command-line order.
+func addContextFlags(fs *flag.FlagSet, c *permissions.Context) {
+	for _, name := range permissions.Options {
+		fs.Func(name, "permission option (see flatpak-run(1))", func(v string) error { return c.ApplyOption(name, v) })
+	}
+	fs.Func("env-fd", "read environment variables in env -0 format from FD", func(v string) error {
+		fd, err := strconv.Atoi(v)
+		if err != nil || fd < 0 {
+			return fmt.Errorf("not a valid file descriptor: %s", v)
+		}
+		f := os.NewFile(uintptr(fd), "env-fd")
+		data, err := io.ReadAll(f)
+		if fd >= 3 {
+			f.Close()
+		}
+		if err != nil {
+			return err
+		}
+		return c.ParseEnvBlock(data)
+	})
+	fs.Bool("no-desktop", false, "deprecated, ignored")
+}
+
+// parseRef splits ID/ARCH/BRANCH (from metadata runtime= or --runtime).
+func parseRef(s string) (id, arch, branch string) {
+	parts := strings.SplitN(s, "/", 3)
+	id = parts[0]
+	if len(parts) > 1 {
+		arch = parts[1]
+	}
+	if len(parts) > 2 {
+		branch = parts[2]
+	}
+	return
+}
+
+func loadMetadataContext(data []byte) (*permissions.Context, *permissions.KeyFile, error) {
+	kf, err := permissions.ParseKeyFile(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := permissions.New()
+	if err := c.LoadMetadata(kf); err != nil {
+		return nil, nil, err
+	}
+	return c, kf, nil
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage:\n  porthole run [OPTION…] APP [ARGUMENT…]")
+		fs.PrintDefaults()
+	}
+	cli := permissions.New()
+	addContextFlags(fs, cli)
+	command := fs.String("command", "", "command to run")
+	cwd := fs.String("cwd", "", "directory to run the command in")
+	devel := fs.Bool("devel", false, "use development runtime and allow ptrace")
+	fs.BoolVar(devel, "d", false, "short for --devel")
+	sandbox := fs.Bool("sandbox", false, "run completely sandboxed")
+	dieWithParent := fs.Bool("die-with-parent", false, "kill the sandbox when porthole exits")
+	fs.BoolVar(dieWithParent, "p", false, "short for --die-with-parent")
+	runtimeRef := fs.String("runtime", "", "runtime to use (ID[/ARCH[/BRANCH]])")
+	runtimeVersion := fs.String("runtime-version", "", "runtime branch to use")
+	branch := fs.String("branch", "", "app branch to use")
+	arch := fs.String("arch", "", "arch to use")
+	userOnly := fs.Bool("user", false, "look in the user installation only")
+	systemOnly := fs.Bool("system", false, "look in the system installation only")
+	appPath := fs.String("app-path", "", "use PATH as the app's files instead of the installed ones")
+	usrPath := fs.String("usr-path", "", "use PATH as the runtime's files instead of the installed ones")
+	fileForwarding := fs.Bool("file-forwarding", false, "forward @@ … @@ file arguments")
+	for _, n := range []string{"no-session-bus", "session-bus", "no-a11y-bus", "a11y-bus", "log-session-bus", "log-system-bus", "log-a11y-bus", "no-documents-portal", "parent-expose-pids", "parent-share-pids"} {
+		fs.Bool(n, false, "accepted for compatibility")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 1
+	}
+	if fs.NArg() < 1 {
+		fmt.Fprintln(stderr, "error: APP must be specified")
+		return 1
+	}
+	appID := fs.Arg(0)
+	appArgs := fs.Args()[1:]
+	if *fileForwarding {
+		appArgs = stripForwarding(appArgs)
+	}
+	userDir, systemDir := userInstallation(), systemInstallation()
+	insts := []string{userDir, systemDir}
+	if *userOnly {
+		insts = []string{userDir}
+	} else if *systemOnly {
+		insts = []string{systemDir}
+	}
+
+	// The app.
+	in := runspec.Input{AppID: appID, Devel: *devel, Sandbox: *sandbox, DieWithParent: *dieWithParent,
+		Command: *command, Args: appArgs, Cwd: *cwd, CommandLine: cli}
+	var appMeta []byte
+	var appInst string
+	if d, err := installed.Find(insts, installed.App, appID, *arch, *branch); err == nil {
+		appMeta, err = d.Metadata()
+		if err != nil {
+			fmt.Fprintf(stderr, "error: %v\n", err)
+			return 1
+		}
+		in.AppFiles, in.AppCommit, in.Arch, in.Branch, appInst = d.Files, d.Commit, d.Arch, d.Branch, d.Installation
+	} else if *appPath == "" {
+		fmt.Fprintf(stderr, "error: app/%s/%s/%s not installed\n", appID, orDefault(*arch, installed.NativeArch()), *branch)
+		return 1
+	} else {
+		in.Arch, in.Branch = orDefault(*arch, installed.NativeArch()), orDefault(*branch, "master")
+		appMeta, _ = os.ReadFile(filepath.Join(filepath.Dir(filepath.Clean(*appPath)), "metadata"))
+	}
+	if *appPath != "" {
+		in.AppFiles = *appPath
+	}
+	appCtx, appKF, err := loadMetadataContext(appMeta)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: app metadata: %v\n", err)
+		return 1
+	}
+	in.MetadataCommand, _ = appKF.String("Application", "command")
+
+	// The runtime.
+	rref, _ := appKF.String("Application", "runtime")
+	if *devel {
+		if sdk, ok := appKF.String("Application", "sdk"); ok {
+			rref = sdk
+		}
+	}
+	if *runtimeRef != "" {
+		rref = *runtimeRef
+	}
+	rid, rarch, rbranch := parseRef(rref)
+	if *runtimeVersion != "" {
+		rbranch = *runtimeVersion
+	}
+	rarch = orDefault(rarch, in.Arch)
+	var runtimeCtx *permissions.Context
+	if *usrPath != "" {
+		in.RuntimeFiles = *usrPath
+		if rid == "" {
+			rid, rbranch = "org.porthole.Host", "master"
+		}
+	} else {
+		d, err := installed.Find(append([]string{appInst}, insts...), installed.Runtime, rid, rarch, rbranch)
+		if err != nil {
+			fmt.Fprintf(stderr, "error: runtime/%s/%s/%s not installed\n", rid, rarch, rbranch)
+			return 1
+		}
+		in.RuntimeFiles, in.RuntimeCommit, rbranch = d.Files, d.Commit, d.Branch
+		if data, err := d.Metadata(); err == nil {
+			runtimeCtx, _, _ = loadMetadataContext(data)
+		}
+	}
+	in.RuntimeRef = fmt.Sprintf("runtime/%s/%s/%s", rid, rarch, orDefault(rbranch, "master"))
+
+	// Permissions: runtime env → app → system overrides → user overrides → --sandbox → CLI.
+	layers := permissions.Layers{Runtime: runtimeCtx, App: appCtx, Sandbox: *sandbox, CommandLine: cli}
+	for _, o := range []struct {
+		dir string
+		dst **permissions.Context
+		app string
+	}{{systemDir, &layers.SystemGlobal, ""}, {systemDir, &layers.SystemApp, appID}, {userDir, &layers.UserGlobal, ""}, {userDir, &layers.UserApp, appID}} {
+		c, err := permissions.LoadOverride(ctx, permissions.OverridePath(o.dir, o.app))
+		if err != nil {
+			fmt.Fprintf(stderr, "error: %v\n", err)
+			return 1
+		}
+		*o.dst = c
+	}
+	in.Context = permissions.Effective(layers)
+
+	host, err := currentHost()
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	res, err := runspec.Build(in, host)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(res.InstanceDir)
+	if os.Getenv("PORTHOLE_DEBUG") != "" {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "porthole: %s\n", w)
+		}
+	}
+	p, err := launcher.Start(ctx, res.Spec, launcher.Options{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	pid := strconv.Itoa(p.Pid)
+	os.WriteFile(filepath.Join(res.InstanceDir, "pid"), []byte(pid), 0o644)
+	info, _ := json.Marshal(map[string]int{"child-pid": p.Pid})
+	os.WriteFile(filepath.Join(res.InstanceDir, "bwrapinfo.json"), append(info, '\n'), 0o644)
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	tty := term.IsTerminal(int(os.Stdin.Fd()))
+	go func() {
+		for s := range sigs {
+			if tty && (s == syscall.SIGINT || s == syscall.SIGQUIT) {
+				continue // the terminal sent it to the whole group
+			}
+			p.Signal(s)
+		}
+	}()
+	code, err := p.Wait()
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// stripForwarding drops the @@ and @@u markers of --file-forwarding. The
+// paths are passed unchanged: exporting them through the document portal
+// is not wired in yet.
+func stripForwarding(args []string) []string {
+	out := args[:0:0]
+	for _, a := range args {
+		if a == "@@" || a == "@@u" {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func currentHost() (runspec.Host, error) {
+	uid, gid := os.Getuid(), os.Getgid()
+	h := runspec.Host{UID: uid, GID: gid, Env: os.Environ(), User: strconv.Itoa(uid), Group: strconv.Itoa(gid)}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		h.User, h.Home = u.Username, u.HomeDir
+		h.RealName, _, _ = strings.Cut(u.Name, ",")
+	}
+	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
+		h.Group = g.Name
+	}
+	if home := os.Getenv("HOME"); home != "" {
+		h.Home = home
+	}
+	h.RuntimeDir = os.Getenv("XDG_RUNTIME_DIR")
+	if h.RuntimeDir == "" {
+		h.RuntimeDir = fmt.Sprintf("/run/user/%d", uid)
+	}
+	if fi, err := os.Stat(h.RuntimeDir); err != nil || !fi.IsDir() {
+		return h, fmt.Errorf("XDG_RUNTIME_DIR %s is not usable", h.RuntimeDir)
+	}
+	h.Hostname, _ = os.Hostname()
+	return h, nil
+}
