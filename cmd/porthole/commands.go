@@ -23,6 +23,7 @@ var commands = map[string]command{
 	"store": {"Maintain an OSTree-compatible repository (init, commit, checkout, pull, fsck, …)", runStore},
 
 	"dbus-proxy": {"Run a filtering D-Bus proxy (xdg-dbus-proxy compatible)", runDBusProxy},
+	"run":        {"Run an application in a sandbox", runRun},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
