@@ -81,9 +81,17 @@ func (s *Signer) Sign(ctx context.Context, data []byte) ([]byte, error) {
 
 // LoadHomeSigner finds keyID (fingerprint, key id or user id) in the GnuPG
 // 2.2 home directory home and returns a Signer for it. The secret key must
-// be unprotected (as `gpg --batch --passphrase ” --quick-gen-key` makes
-// it); a protected one gives an error wrapping ErrKeyProtected.
+// be unprotected (as `gpg --batch --passphrase '' --quick-gen-key` makes
+// it); a protected one gives an error wrapping ErrKeyProtected. When home
+// is empty or names a key file it behaves as LoadSigner.
 func LoadHomeSigner(home, keyID string) (*Signer, error) {
+	if fi, err := os.Stat(home); home == "" || (err == nil && fi.Mode().IsRegular()) {
+		return LoadSigner(keyID, home)
+	}
+	return loadHomeSigner(home, keyID)
+}
+
+func loadHomeSigner(home, keyID string) (*Signer, error) {
 	el, err := readHomePublicKeys(home)
 	if err != nil {
 		return nil, err
@@ -159,5 +167,5 @@ func LoadSigner(keyID, homeOrFile string) (*Signer, error) {
 	if fi.Mode().IsRegular() {
 		return LoadKeyFileSigner(homeOrFile, keyID)
 	}
-	return LoadHomeSigner(homeOrFile, keyID)
+	return loadHomeSigner(homeOrFile, keyID)
 }
