@@ -19,27 +19,32 @@ func require(t testing.TB, ok bool, why string) {
 	t.Skipf("skipping: %s", why)
 }
 
-// vectorsDir finds shared/vectors/ostree by walking up from the package
+// findVectors locates shared/vectors/ostree by walking up from the package
 // directory (the CI clone has ../shared beside the repository).
-func vectorsDir(t testing.TB) string {
-	t.Helper()
+func findVectors() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", false
 	}
 	for {
 		cand := filepath.Join(dir, "shared", "vectors", "ostree")
 		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
+			return cand, true
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			break
+			return "", false
 		}
 		dir = parent
 	}
-	require(t, false, "golden vectors shared/vectors/ostree not found above the package directory")
-	return ""
+}
+
+// vectorsDir is findVectors for tests that need the vectors.
+func vectorsDir(t testing.TB) string {
+	t.Helper()
+	dir, ok := findVectors()
+	require(t, ok, "golden vectors shared/vectors/ostree not found above the package directory")
+	return dir
 }
 
 // rebuild reconstructs v from its parts with the constructors, so that

@@ -273,14 +273,15 @@ func pad(s string, n int) string {
 	return s
 }
 
-// isPrint is g_unichar_isprint: everything but control, format, private
-// use, surrogate and unassigned code points (spaces count as printable).
+// isPrint is g_unichar_isprint: everything but control, format,
+// surrogate and unassigned code points (spaces and private use count as
+// printable).
 func isPrint(r rune) bool {
 	if r == utf8.RuneError {
 		return true // U+FFFD is an assigned symbol
 	}
-	if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs) {
+	if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Cs) {
 		return false
 	}
-	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z)
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.Co)
 }

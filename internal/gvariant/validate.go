@@ -69,6 +69,10 @@ func validate(t *typeInfo, data []byte, at, depth int) error {
 	return invalid(at, t, "unknown type")
 }
 
+// quirkEmptyTuple marks the one place where Unmarshal is stricter than
+// g_variant_is_normal_form.
+const quirkEmptyTuple = "GLib writes them"
+
 func invalid(at int, t *typeInfo, format string, args ...any) error {
 	return fmt.Errorf("%w: at byte %d (%s): %s", ErrInvalid, at, t.str, fmt.Sprintf(format, args...))
 }
@@ -155,6 +159,12 @@ func validateArray(t *typeInfo, data []byte, at, depth int) error {
 }
 
 func validateTuple(t *typeInfo, data []byte, at, depth int) error {
+	if len(data) == 0 && t.nOffsets > 0 {
+		// GLib 2.74's is_normal accepts this (offsets of width 0 read as
+		// 0), but GLib itself always writes the framing offsets, so the
+		// bytes could not round-trip: reject it as not canonical.
+		return invalid(at, t, "empty, but framing offsets are required (%s)", quirkEmptyTuple)
+	}
 	k := offsetSize(len(data))
 	offPtr := len(data)
 	pos := 0
