@@ -24,6 +24,10 @@ var commands = map[string]command{
 
 	"dbus-proxy": {"Run a filtering D-Bus proxy (xdg-dbus-proxy compatible)", runDBusProxy},
 	"run":        {"Run an application in a sandbox", runRun},
+	"override":   {"Override permissions for an application", runOverride},
+	"ps":         {"Enumerate running sandboxes", runPs},
+	"kill":       {"Stop a running application", runKill},
+	"enter":      {"Enter the namespace of a running application", runEnter},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
