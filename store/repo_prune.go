@@ -20,8 +20,9 @@ type PruneOptions struct {
 	RefsOnly bool
 	// Depth is how many parents of each root commit to keep (-1: all).
 	Depth int
-	// KeepYoungerThan, when set, first deletes commits older than it that
-	// are not the target of a ref.
+	// KeepYoungerThan, when set, keeps only ref heads and the commits in
+	// their history at least this young (and what they reach); RefsOnly and
+	// Depth are then ignored, as in ostree.
 	KeepYoungerThan time.Time
 	// DryRun reports what would be deleted without deleting.
 	DryRun bool
@@ -71,50 +72,31 @@ func Prune(ctx context.Context, repo *Repo, opts PruneOptions) (*PruneResult, er
 	}
 	res.Total = len(all)
 
-	deletedCommits := map[object.Checksum]bool{}
-	if !opts.KeepYoungerThan.IsZero() {
-		for _, n := range all {
-			if n.Type != object.TypeCommit || refTargets[n.Checksum] {
-				continue
-			}
-			data, err := repo.ReadMetadata(ctx, object.TypeCommit, n.Checksum)
-			if err != nil {
+	reach := Reachable{}
+	switch {
+	case !opts.KeepYoungerThan.IsZero():
+		// Like ostree: walk each ref's history, keeping the head and every
+		// commit at least as young as the cutoff; nothing else is a root.
+		for c := range refTargets {
+			if err := repo.reachYounger(ctx, c, opts.KeepYoungerThan, reach); err != nil {
 				return res, err
 			}
-			cm, err := object.UnmarshalCommit(data)
-			if err != nil {
-				continue // corrupt commits are fsck's business
-			}
-			if int64(cm.Timestamp) < opts.KeepYoungerThan.Unix() {
-				if err := repo.deleteCommit(ctx, n.Checksum, opts.DryRun, res); err != nil {
-					return res, err
-				}
-				deletedCommits[n.Checksum] = true
-			}
 		}
-	}
-
-	reach := Reachable{}
-	var roots []object.Checksum
-	if opts.RefsOnly {
+	case opts.RefsOnly:
 		for c := range refTargets {
-			roots = append(roots, c)
-		}
-	} else {
-		for _, n := range all {
-			if n.Type == object.TypeCommit && !deletedCommits[n.Checksum] {
-				roots = append(roots, n.Checksum)
+			if _, err := Traverse(ctx, repo, c, opts.Depth, reach); err != nil && !errors.Is(err, ErrObjectNotFound) {
+				return res, err
 			}
 		}
-	}
-	for _, c := range roots {
-		if _, err := Traverse(ctx, repo, c, opts.Depth, reach); err != nil && !errors.Is(err, ErrObjectNotFound) {
-			return res, err
+	default:
+		for _, n := range all {
+			if n.Type != object.TypeCommit {
+				continue
+			}
+			if _, err := Traverse(ctx, repo, n.Checksum, opts.Depth, reach); err != nil && !errors.Is(err, ErrObjectNotFound) && !errors.Is(err, ErrCorrupt) {
+				return res, err
+			}
 		}
-	}
-	// Deleted commits may still be reached as parents; they stay deleted.
-	for c := range deletedCommits {
-		delete(reach, object.ObjectName{Checksum: c, Type: object.TypeCommit})
 	}
 
 	order := []func(object.ObjectType) bool{
@@ -124,7 +106,7 @@ func Prune(ctx context.Context, repo *Repo, opts PruneOptions) (*PruneResult, er
 	}
 	for _, pass := range order {
 		for _, n := range all {
-			if !pass(n.Type) || deletedCommits[n.Checksum] && n.Type == object.TypeCommit {
+			if !pass(n.Type) {
 				continue
 			}
 			if _, ok := reach[n]; ok {
@@ -193,5 +175,32 @@ func (r *Repo) cleanTmp() {
 		if strings.HasPrefix(e.Name(), "staging-") && p != own {
 			os.RemoveAll(p)
 		}
+	}
+}
+
+// reachYounger adds head and its ancestors not older than cutoff (with
+// their trees) to reach.
+func (r *Repo) reachYounger(ctx context.Context, head object.Checksum, cutoff time.Time, reach Reachable) error {
+	for c, gen := head, 0; ; gen++ {
+		data, err := r.ReadMetadata(ctx, object.TypeCommit, c)
+		if errors.Is(err, ErrObjectNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		cm, err := object.UnmarshalCommit(data)
+		if err != nil {
+			return nil // corrupt: fsck's business; keep nothing behind it
+		}
+		if gen == 0 || int64(cm.Timestamp) >= cutoff.Unix() {
+			if _, err := Traverse(ctx, r, c, 0, reach); err != nil && !errors.Is(err, ErrObjectNotFound) {
+				return err
+			}
+		}
+		if cm.Parent == nil {
+			return nil
+		}
+		c = *cm.Parent
 	}
 }
