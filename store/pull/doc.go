@@ -22,5 +22,6 @@
 // must be an archive repo), then per commit its .commitmeta and .commit,
 // then dirtree, dirmeta and .filez objects with many requests in flight.
 // Refs move only after every object of every requested commit is stored
-// and flushed. Static deltas are not used (Options.Deltas is the seam).
+// and flushed. Static deltas are not fetched here; Options.Deltas (a DeltaPuller) is
+// the seam where a delta implementation plugs in.
 package pull

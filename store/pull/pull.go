@@ -54,6 +54,19 @@ type Options struct {
 	// FlushInterval is how often stored objects are made durable while
 	// pulling, so an interrupted pull keeps them; 0 means 2s.
 	FlushInterval time.Duration
+	// Deltas, when set, is offered each commit before its objects are
+	// fetched one by one (the seam for static deltas; nil means loose
+	// objects only).
+	Deltas DeltaPuller
+}
+
+// DeltaPuller fetches and applies a static delta for commit to, starting
+// from the local commit from (nil for a scratch delta). It reports false,
+// nil when no usable delta exists, so the pull falls back to loose objects.
+// Objects it writes must be verified like loose ones; the pull still walks
+// the commit afterwards and fetches anything missing.
+type DeltaPuller interface {
+	PullDelta(ctx context.Context, repo *store.Repo, fetch Fetcher, from *object.Checksum, to object.Checksum) (bool, error)
 }
 
 // Result says what a pull did.
@@ -131,6 +144,21 @@ func Pull(ctx context.Context, repo *store.Repo, remote string, refs []string, o
 		}
 		walk = append(walk, roots...)
 	}
+	if opts.Deltas != nil {
+		for i, w := range walk {
+			var from *object.Checksum
+			if t, ok := p.localHead(ctx, targets, w.commit); ok {
+				from = &t
+			}
+			used, err := opts.Deltas.PullDelta(ctx, repo, p.fetch, from, w.commit)
+			if err != nil {
+				return nil, fmt.Errorf("static delta to %s: %w", w.commit, err)
+			}
+			if used {
+				walk[i].rescan = true // make sure the delta left nothing out
+			}
+		}
+	}
 	if err := p.walkTrees(ctx, walk); err != nil {
 		// Keep what was verified and stored, so a rerun resumes from it.
 		repo.Flush(context.WithoutCancel(ctx))
@@ -163,6 +191,31 @@ func Pull(ctx context.Context, repo *store.Repo, remote string, refs []string, o
 		}
 	}
 	return res, nil
+}
+
+// localHead returns the commit the local ref for commit's target points
+// at, the natural "from" of a delta.
+func (p *puller) localHead(ctx context.Context, targets []target, commit object.Checksum) (object.Checksum, bool) {
+	for _, t := range targets {
+		if t.commit != commit || t.ref == "" {
+			continue
+		}
+		owner := p.remote.Name
+		if p.opts.Mirror {
+			owner = ""
+		}
+		refs, err := p.repo.ListRefs(ctx, owner)
+		if err != nil {
+			return object.Checksum{}, false
+		}
+		c, ok := refs[t.ref]
+		if ok {
+			if partial, _ := p.repo.IsCommitPartial(ctx, c); !partial {
+				return c, true
+			}
+		}
+	}
+	return object.Checksum{}, false
 }
 
 // fetchFile reads a whole (small) remote file.
