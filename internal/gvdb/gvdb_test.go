@@ -11,12 +11,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// vectors are GVDB files written by the real tools (testdata/gen.sh).
+// vectors are GVDB files written by the real tools and, for the same
+// calls, by porthole-permission-store (testdata/gen.sh).
 var vectors = []string{
 	"xdg-permission-store-one.gvdb",
 	"xdg-permission-store-many.gvdb",
 	"xdg-permission-store-empty.gvdb",
 	"gschemas.compiled",
+	"porthole-permission-store-one.gvdb",
+	"porthole-permission-store-many.gvdb",
+	"porthole-permission-store-empty.gvdb",
 }
 
 func readVector(t testing.TB, name string) []byte {

@@ -3,7 +3,11 @@
 # Debian's xdg-permission-store (xdg-desktop-portal 1.16) on a private
 # session bus, and glib-compile-schemas. Run from this directory; needs
 # dbus-daemon, gdbus, glib-compile-schemas and /usr/libexec/xdg-permission-store.
+# With STORE=/path/to/porthole-permission-store PREFIX=porthole-permission-store
+# it records the same calls against our store instead (fuzz seeds).
 set -eu
+STORE=${STORE:-/usr/libexec/xdg-permission-store}
+PREFIX=${PREFIX:-xdg-permission-store}
 here=$(pwd)
 tmp=$(mktemp -d)
 trap 'kill $store $bus 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -17,7 +21,7 @@ dbus-daemon --config-file="$tmp/bus.conf" --nofork --print-address=3 3>"$tmp/add
 bus=$!
 while [ ! -s "$tmp/addr" ]; do sleep 0.05; done
 export DBUS_SESSION_BUS_ADDRESS=$(cat "$tmp/addr")
-/usr/libexec/xdg-permission-store &
+"$STORE" &
 store=$!
 call() { gdbus call --session --dest org.freedesktop.impl.portal.PermissionStore \
 	--object-path /org/freedesktop/impl/portal/PermissionStore \
@@ -37,6 +41,8 @@ call Delete many value-only
 # an empty table: every entry deleted
 call SetPermission empty true gone org.example.A "['yes']"
 call Delete empty gone
-for t in one many empty; do cp "$XDG_DATA_HOME/flatpak/db/$t" "$here/xdg-permission-store-$t.gvdb"; done
-cp /usr/share/glib-2.0/schemas/gschemas.compiled "$here/gschemas.compiled" 2>/dev/null || true
-dpkg-query -W -f='${Package} ${Version}\n' xdg-desktop-portal libglib2.0-bin > "$here/VERSIONS"
+for t in one many empty; do cp "$XDG_DATA_HOME/flatpak/db/$t" "$here/$PREFIX-$t.gvdb"; done
+if [ "$PREFIX" = xdg-permission-store ]; then
+	cp /usr/share/glib-2.0/schemas/gschemas.compiled "$here/gschemas.compiled" 2>/dev/null || true
+	dpkg-query -W -f='${Package} ${Version}\n' xdg-desktop-portal libglib2.0-bin > "$here/VERSIONS"
+fi
