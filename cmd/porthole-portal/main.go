@@ -1,0 +1,63 @@
+// Command porthole-portal is the desktop portal frontend: it owns
+// org.freedesktop.portal.Desktop on the session bus until SIGHUP, SIGINT
+// or SIGTERM (exit status 0) or until the bus goes away.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/porthole-dev/porthole/portals"
+)
+
+var (
+	version    = "dev"
+	datadir    = "/usr/local/share" // set with -ldflags -X main.datadir=
+	sysconfdir = "/etc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("porthole-portal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	verbose := fs.Bool("verbose", false, "log debug messages")
+	fs.BoolVar(verbose, "v", false, "log debug messages")
+	replace := fs.Bool("replace", false, "accepted for compatibility; ignored")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	_ = replace
+	if *showVersion {
+		fmt.Fprintln(os.Stdout, "porthole-portal", version)
+		return 0
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := portals.New(ctx, portals.Options{DataDir: datadir, SysconfDir: sysconfdir, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "porthole-portal:", err)
+		return 1
+	}
+	defer srv.Close()
+	select {
+	case <-ctx.Done():
+		return 0
+	case <-srv.Done():
+		return 0
+	}
+}

@@ -1,0 +1,149 @@
+package portals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
+)
+
+// DocumentExporter makes a host file available to a sandboxed app and
+// returns the URI the app sees. The frontend uses the document portal on
+// the bus; tests may plug in their own.
+type DocumentExporter interface {
+	ExportDocument(ctx context.Context, uri, appID string, flags DocFlags) (string, error)
+}
+
+// DocFlags say how a file is exported to an app.
+type DocFlags uint32
+
+// Document export flags.
+const (
+	DocWritable DocFlags = 1 << iota
+	DocForSave
+	DocDirectory
+	DocDeletable
+)
+
+// ErrNoDocumentPortal means org.freedesktop.portal.Documents is not on the
+// bus; files cannot be handed to sandboxed apps.
+var ErrNoDocumentPortal = errors.New("document portal not available")
+
+const (
+	docBusName = "org.freedesktop.portal.Documents"
+	docPath    = dbus.ObjectPath("/org/freedesktop/portal/documents")
+	docIface   = "org.freedesktop.portal.Documents"
+)
+
+// busDocuments talks to org.freedesktop.portal.Documents.
+type busDocuments struct {
+	conn *dbus.Conn
+
+	once  sync.Once
+	mount string
+}
+
+func (d *busDocuments) mountPoint(ctx context.Context) (string, error) {
+	var err error
+	d.once.Do(func() {
+		var b []byte
+		err = d.conn.Object(docBusName, docPath).CallWithContext(ctx, docIface+".GetMountPoint", 0).Store(&b)
+		if err == nil {
+			d.mount = strings.TrimRight(string(b), "\x00")
+		}
+	})
+	if d.mount == "" {
+		if err == nil {
+			err = ErrNoDocumentPortal
+		}
+		d.once = sync.Once{}
+		return "", fmt.Errorf("%w: %v", ErrNoDocumentPortal, err)
+	}
+	return d.mount, nil
+}
+
+// ExportDocument registers uri with the document portal for appID with
+// AddFull / AddNamedFull (reuse-existing, persistent, as-needed-by-app).
+func (d *busDocuments) ExportDocument(ctx context.Context, uri, appID string, flags DocFlags) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "file" {
+		return "", fmt.Errorf("%w: not a file URI: %s", ErrInvalidArgument, uri)
+	}
+	path := u.Path
+	if _, err := d.mountPoint(ctx); err != nil {
+		return "", err
+	}
+	open := path
+	if flags&DocForSave != 0 {
+		open = filepath.Dir(path)
+	}
+	fd, err := unix.Open(open, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("opening %s: %w", open, err)
+	}
+	defer unix.Close(fd)
+	perms := []string{"read"}
+	if flags&(DocWritable|DocForSave) != 0 {
+		perms = append(perms, "write")
+	}
+	perms = append(perms, "grant-permissions")
+	if flags&DocDeletable != 0 {
+		perms = append(perms, "delete")
+	}
+	addFlags := uint32(1 | 2 | 4) // reuse-existing, persistent, as-needed-by-app
+	if flags&DocDirectory != 0 {
+		addFlags |= 8
+	}
+	obj := d.conn.Object(docBusName, docPath)
+	var id string
+	if flags&DocForSave != 0 {
+		var extra map[string]dbus.Variant
+		err = obj.CallWithContext(ctx, docIface+".AddNamedFull", 0, dbus.UnixFD(fd), append([]byte(filepath.Base(path)), 0), addFlags, appID, perms).Store(&id, &extra)
+	} else {
+		var ids []string
+		var extra map[string]dbus.Variant
+		err = obj.CallWithContext(ctx, docIface+".AddFull", 0, []dbus.UnixFD{dbus.UnixFD(fd)}, addFlags, appID, perms).Store(&ids, &extra)
+		if len(ids) > 0 {
+			id = ids[0]
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("exporting %s: %w", path, err)
+	}
+	if id == "" {
+		return uri, nil // the app can already see the file
+	}
+	docMount := "/run/flatpak/doc"
+	return (&url.URL{Scheme: "file", Path: filepath.Join(docMount, id, filepath.Base(path))}).String(), nil
+}
+
+// docPathID reports whether p lies in a document portal mount and returns
+// the document id.
+func docPathID(p string) (string, bool) {
+	for _, m := range []string{"/run/flatpak/doc/", filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "doc") + "/"} {
+		if rest, ok := strings.CutPrefix(p, m); ok {
+			id, _, _ := strings.Cut(rest, "/")
+			if id != "" && id != "by-app" {
+				return id, true
+			}
+		}
+	}
+	return "", false
+}
+
+// hostPathOfDoc asks the document portal for the host path of a document.
+func (d *busDocuments) hostPathOfDoc(ctx context.Context, id string) (string, bool) {
+	var paths map[string][]byte
+	if err := d.conn.Object(docBusName, docPath).CallWithContext(ctx, docIface+".GetHostPaths", 0, []string{id}).Store(&paths); err != nil {
+		return "", false
+	}
+	p, ok := paths[id]
+	return strings.TrimRight(string(p), "\x00"), ok
+}
