@@ -288,7 +288,7 @@ func (b *builder) runtimeEtc() {
 
 func (b *builder) timezone() {
 	tz := hostTimezone()
-	if exists("/usr/share/zoneinfo") {
+	if exists("/usr/share/zoneinfo") && exists(filepath.Join(b.in.RuntimeFiles, "share", "zoneinfo")) {
 		b.add(launcher.Mount{Type: launcher.ROBind, Source: "/usr/share/zoneinfo", Dest: "/usr/share/zoneinfo"})
 		if tz != "" {
 			b.add(launcher.Mount{Type: launcher.Symlink, Source: "../usr/share/zoneinfo/" + tz, Dest: "/etc/localtime"})

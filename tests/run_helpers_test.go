@@ -1,0 +1,148 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/porthole-dev/porthole/internal/testenv"
+)
+
+// runBins holds porthole, porthole-init (pure Go) and the static probe,
+// built once per test binary into a directory every user can read.
+type runBins struct {
+	dir, porthole, probe string
+}
+
+var buildRunBins = sync.OnceValues(func() (runBins, error) {
+	dir, err := os.MkdirTemp("", "porthole-run-bin-")
+	if err != nil {
+		return runBins{}, err
+	}
+	os.Chmod(dir, 0o755)
+	b := runBins{dir: dir, porthole: filepath.Join(dir, "porthole"), probe: filepath.Join(dir, "probe")}
+	for _, c := range []struct {
+		out, pkg string
+		cgo      bool
+	}{
+		{b.porthole, "github.com/porthole-dev/porthole/cmd/porthole", true},
+		{filepath.Join(dir, "porthole-init"), "github.com/porthole-dev/porthole/cmd/porthole-init", false},
+		{b.probe, "github.com/porthole-dev/porthole/tests/run_probe", false},
+	} {
+		cmd := exec.Command("go", "build", "-o", c.out, c.pkg)
+		cmd.Env = os.Environ()
+		if !c.cgo {
+			cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return runBins{}, &buildError{c.pkg, err, string(out)}
+		}
+	}
+	return b, nil
+})
+
+type buildError struct {
+	pkg string
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return "building " + e.pkg + ": " + e.err.Error() + "\n" + e.out }
+
+func needRunBins(t *testing.T) runBins {
+	t.Helper()
+	testenv.RequireUserNS(t)
+	b, err := buildRunBins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// runFixture is a Flatpak installation holding a tiny runtime
+// (org.test.Platform, almost empty) and an app (org.test.Probe whose
+// command is the static probe), made by the real flatpak, so both
+// `flatpak run` and `porthole run` can run the same deployment.
+type runFixture struct {
+	inst string
+}
+
+var buildRunFixture = sync.OnceValues(func() (runFixture, error) {
+	b, err := buildRunBins()
+	if err != nil {
+		return runFixture{}, err
+	}
+	dir, err := os.MkdirTemp("", "porthole-run-fixture-")
+	if err != nil {
+		return runFixture{}, err
+	}
+	os.Chmod(dir, 0o755)
+	rt, app := filepath.Join(dir, "rt"), filepath.Join(dir, "app")
+	for _, d := range []string{rt + "/usr/etc", rt + "/files", app + "/files/bin", app + "/var"} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(rt+"/metadata", []byte("[Runtime]\nname=org.test.Platform\nruntime=org.test.Platform/x86_64/master\nsdk=org.test.Platform/x86_64/master\n"), 0o644)
+	probe, _ := os.ReadFile(b.probe)
+	os.WriteFile(app+"/files/bin/probe", probe, 0o755)
+	os.WriteFile(app+"/metadata", []byte("[Application]\nname=org.test.Probe\nruntime=org.test.Platform/x86_64/master\nsdk=org.test.Platform/x86_64/master\ncommand=probe\n\n[Context]\nshared=ipc;\n"), 0o644)
+	inst := filepath.Join(dir, "inst")
+	repo := filepath.Join(dir, "repo")
+	env := append(os.Environ(), "FLATPAK_USER_DIR="+inst)
+	for _, args := range [][]string{
+		{"build-export", "--runtime", repo, rt, "master"},
+		{"build-finish", app},
+		{"build-export", repo, app, "master"},
+		{"--user", "remote-add", "--no-gpg-verify", "test", "file://" + repo},
+		{"--user", "install", "-y", "--noninteractive", "test", "org.test.Platform", "org.test.Probe"},
+	} {
+		cmd := exec.Command("flatpak", args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return runFixture{}, &buildError{"flatpak " + strings.Join(args, " "), err, string(out)}
+		}
+	}
+	exec.Command("chmod", "-R", "a+rX", dir).Run()
+	return runFixture{inst: inst}, nil
+})
+
+func needRunFixture(t *testing.T) runFixture {
+	t.Helper()
+	testenv.RequireCommand(t, "flatpak")
+	f, err := buildRunFixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// runAs runs name args as u with a fresh HOME and XDG_RUNTIME_DIR, and
+// the installation inst as both tools' user installation.
+func runAs(t *testing.T, u testenv.User, home, inst string, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := u.Command(t, name, args...)
+	cmd.Env = testenv.WithEnv(cmd.Env, "HOME="+home, "FLATPAK_USER_DIR="+inst, "PORTHOLE_USER_DIR="+inst,
+		"PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "no-system"), "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+	cmd.Dir = home
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		return out.String() + errb.String(), err
+	}
+	return out.String(), nil
+}
+
+// probeMap parses the probe's key=value lines.
+func probeMap(out string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

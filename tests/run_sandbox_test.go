@@ -1,0 +1,145 @@
+package tests
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/porthole-dev/porthole/internal/testenv"
+)
+
+// probeArgs asks the probe about files that must be hidden or read-only.
+func probeArgs(home, secretDir string) []string {
+	return []string{
+		"visible", "/etc/shadow", "/root/.bashrc", filepath.Join(secretDir, "secret"), filepath.Join(home, "secret"), "/usr/etc", "/app/bin/probe",
+		"writable", "/usr", "/app", "/tmp",
+		"writefile", "/.flatpak-info",
+	}
+}
+
+func hostHasOtherInterfaces() bool {
+	ifs, _ := net.Interfaces()
+	return len(ifs) > 1
+}
+
+// TestRunContainment runs the probe in `porthole run` of an installed app
+// and checks what it can see and do, as root and as an ordinary user.
+func TestRunContainment(t *testing.T) {
+	b := needRunBins(t)
+	f := needRunFixture(t)
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		secretDir := testenv.SharedTempDir(t, u)
+		for _, p := range []string{filepath.Join(home, "secret"), filepath.Join(secretDir, "secret")} {
+			os.WriteFile(p, []byte("x"), 0o644)
+		}
+		modes := []struct {
+			name string
+			args []string
+			want map[string]string
+		}{
+			{"default", nil, map[string]string{
+				"ptrace": "EPERM", "perf_event_open": "EPERM", "personality-query": "EPERM",
+				"socket-bluetooth": "EAFNOSUPPORT", "socket-can": "EAFNOSUPPORT", "only-loopback": "true",
+			}},
+			{"devel", []string{"--devel"}, map[string]string{
+				"ptrace": "ESRCH", "perf_event_open": "EFAULT", "personality-query": "ok",
+			}},
+			{"bluetooth+canbus", []string{"--allow=bluetooth", "--allow=canbus"}, map[string]string{
+				"socket-bluetooth": "EINVAL", "socket-can": "EINVAL", "socket-packet": "EAFNOSUPPORT",
+			}},
+		}
+		if hostHasOtherInterfaces() {
+			modes = append(modes, struct {
+				name string
+				args []string
+				want map[string]string
+			}{"network", []string{"--share=network"}, map[string]string{"only-loopback": "false"}})
+		}
+		common := map[string]string{
+			"uid": strconv.Itoa(u.UID), "gid": strconv.Itoa(u.GID),
+			"CapEff": "0000000000000000", "CapPrm": "0000000000000000", "CapBnd": "0000000000000000",
+			"CapAmb": "0000000000000000", "CapInh": "0000000000000000", "NoNewPrivs": "1", "Seccomp": "2",
+			"flatpak-info-name": "org.test.Probe", "procs-at-most-3": "true",
+			"visible /etc/shadow": "no", "visible /root/.bashrc": "no",
+			"visible " + filepath.Join(secretDir, "secret"): "no", "visible " + filepath.Join(home, "secret"): "no",
+			"visible /usr/etc": "yes", "visible /app/bin/probe": "yes",
+			"writable /usr": "EROFS", "writable /app": "EROFS", "writable /tmp": "ok",
+			"writefile /.flatpak-info": "EROFS",
+			"mount":                    "EPERM", "umount2": "EPERM", "pivot_root": "EPERM", "chroot": "EPERM",
+			"unshare-user": "EPERM", "unshare-ns": "EPERM", "setns": "EPERM", "clone-newuser": "EPERM",
+			"clone3": "ENOSYS", "open_tree": "ENOSYS", "fsopen": "ENOSYS", "keyctl": "EPERM",
+			"ioctl-tiocsti": "EPERM", "ioctl-tiocsti-high": "EPERM", "ioctl-tioclinux": "EPERM",
+			"ioctl-tiocnotty": "EBADF", "chmod": "EFAULT", "listen": "EBADF",
+			"socket-unix": "EINVAL", "socket-inet": "EINVAL", "socket-inet6": "EINVAL", "socket-netlink": "EINVAL",
+			"socket-packet": "EAFNOSUPPORT", "socket-alg": "EAFNOSUPPORT", "socket-vsock": "EAFNOSUPPORT", "socket-max": "EAFNOSUPPORT",
+		}
+		for _, m := range modes {
+			args := append(append([]string{"run", "--user"}, m.args...), append([]string{"org.test.Probe"}, probeArgs(home, secretDir)...)...)
+			out, err := runAs(t, u, home, f.inst, b.porthole, args...)
+			if err != nil {
+				t.Fatalf("%s: porthole %v: %v\n%s", m.name, args, err, out)
+			}
+			got := probeMap(out)
+			for k, want := range common {
+				if _, override := m.want[k]; override {
+					continue
+				}
+				if got[k] != want {
+					t.Errorf("%s: %s = %q, want %q", m.name, k, got[k], want)
+				}
+			}
+			for k, want := range m.want {
+				if got[k] != want {
+					t.Errorf("%s: %s = %q, want %q", m.name, k, got[k], want)
+				}
+			}
+		}
+	})
+}
+
+// TestRunSameAsFlatpak runs the same probe under `flatpak run` and
+// `porthole run` of the same installed app and runtime and requires
+// identical answers, /.flatpak-info included. As root, Flatpak (bwrap without a user namespace)
+// leaves the app root's capabilities while we drop them, so the
+// capability lines are only compared for the ordinary user.
+func TestRunSameAsFlatpak(t *testing.T) {
+	b := needRunBins(t)
+	f := needRunFixture(t)
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		secretDir := testenv.SharedTempDir(t, u)
+		os.WriteFile(filepath.Join(home, "secret"), []byte("x"), 0o644)
+		for _, mode := range [][]string{nil, {"--devel"}, {"--allow=bluetooth", "--allow=canbus"}, {"--allow=multiarch"}, {"--share=network"}, {"--filesystem=" + secretDir + ":ro", "--env=FOO=bar", "--nosocket=x11"}} {
+			args := append(append([]string{"run", "--user"}, mode...), append([]string{"org.test.Probe", "info"}, probeArgs(home, secretDir)...)...)
+			want, err := runAs(t, u, home, f.inst, "flatpak", args...)
+			if err != nil {
+				t.Fatalf("flatpak %v: %v\n%s", args, err, want)
+			}
+			got, err := runAs(t, u, home, f.inst, b.porthole, args...)
+			if err != nil {
+				t.Fatalf("porthole %v: %v\n%s", args, err, got)
+			}
+			if u.IsRoot() {
+				want, got = dropCaps(want), dropCaps(got)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%v: probe output differs (-flatpak +porthole):\n%s", mode, diff)
+			}
+		}
+	})
+}
+
+func dropCaps(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "Cap") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
