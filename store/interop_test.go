@@ -182,7 +182,7 @@ func added(before, after []string) []string {
 // TestGoldenVectorsFsck runs our fsck over a copy of the golden archive repo
 // and re-checks the vector checksums through the Repo API.
 func TestGoldenVectorsFsck(t *testing.T) {
-	src := "/work/shared/vectors/ostree/archive-repo"
+	src := "testdata/vectors/archive-repo"
 	if _, err := os.Stat(src); err != nil {
 		t.Skip("vectors not available")
 	}

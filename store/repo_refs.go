@@ -153,7 +153,7 @@ func listRefDir(base string) (map[string]object.Checksum, error) {
 			}
 			return err
 		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
 		c, err := readRefFile(p)

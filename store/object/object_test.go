@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-const vectors = "/work/shared/vectors/ostree/archive-repo"
+const vectors = "../testdata/vectors/archive-repo"
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
