@@ -92,6 +92,18 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 		return nil, err
 	}
 	cfg := initConfig{Spec: *spec, NExtra: len(opts.ExtraFiles)}
+	// Symlinks in bind sources are resolved here, on the host: in the
+	// init stage an absolute link target would resolve against the
+	// scratch root instead of the host's.
+	cfg.Spec.Mounts = append([]Mount(nil), spec.Mounts...)
+	for i, m := range cfg.Spec.Mounts {
+		switch m.Type {
+		case Bind, ROBind, DevBind:
+			if real, err := filepath.EvalSymlinks(m.Source); err == nil {
+				cfg.Spec.Mounts[i].Source = real
+			}
+		}
+	}
 	if !spec.Seccomp.Disabled {
 		bpf, err := CompileSeccomp(spec.Seccomp)
 		if err != nil {
