@@ -155,6 +155,12 @@ func loadTable(name, path string) (t *table, skipped []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return parseTable(name, path, data)
+}
+
+// parseTable decodes the contents of a table file.
+func parseTable(name, path string, data []byte) (t *table, skipped []string, err error) {
+	t = &table{name: name, path: path, entries: make(map[string]*entry)}
 	root, err := gvdb.Open(data)
 	if err != nil {
 		return nil, nil, err
