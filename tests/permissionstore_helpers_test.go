@@ -77,8 +77,22 @@ type psProc struct {
 // if still running.
 func psStart(t testing.TB, bus *testbus.Bus, bin, dataHome string) *psProc {
 	t.Helper()
-	cmd := exec.Command(bin)
+	p := psLaunch(t, bus, bin, dataHome)
+	p.waitOwner(t, bus)
+	return p
+}
+
+// psCommand is the command line of a store on bus with XDG_DATA_HOME=dataHome.
+func psCommand(bus *testbus.Bus, bin, dataHome string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), bus.Env(), "XDG_DATA_HOME="+dataHome, "HOME="+dataHome, "GIO_USE_VFS=local")
+	return cmd
+}
+
+// psLaunch starts a store without waiting for it.
+func psLaunch(t testing.TB, bus *testbus.Bus, bin, dataHome string, args ...string) *psProc {
+	t.Helper()
+	cmd := psCommand(bus, bin, dataHome, args...)
 	p := &psProc{cmd: cmd, done: make(chan struct{}), stderr: &psLog{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -93,22 +107,28 @@ func psStart(t testing.TB, bus *testbus.Bus, bin, dataHome string) *psProc {
 			<-p.done
 		}
 	})
+	return p
+}
+
+// waitOwner waits until p owns the store's bus name.
+func (p *psProc) waitOwner(t testing.TB, bus *testbus.Bus) {
+	t.Helper()
 	conn := bus.Conn(t)
 	for {
-		var has bool
-		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, psName).Store(&has); err != nil {
-			t.Fatal(err)
-		}
-		if has {
-			break
+		var owner string
+		err := conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, psName).Store(&owner)
+		if err == nil {
+			var pid uint32
+			if err := conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, owner).Store(&pid); err == nil && int(pid) == p.cmd.Process.Pid {
+				return
+			}
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited before owning %s: %v\n%s", bin, psName, p.err, p.stderr)
+			t.Fatalf("%s exited before owning %s: %v\n%s", p.cmd.Path, psName, p.err, p.stderr)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return p
 }
 
 // stop sends sig and returns the exit status (-1 for death by signal).
