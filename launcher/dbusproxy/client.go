@@ -66,7 +66,7 @@ type client struct {
 	owned                  map[string][]string // unique name → well-known names it ever owned
 	initPending            int                 // made-up calls not answered yet
 	initDone               chan struct{}       // closed when initPending drops to 0
-	done                   chan struct{}       // closed when the client is torn down
+	busDone                chan struct{}       // closed when busLoop has returned
 }
 
 func newClient(px *Proxy, c, bus *net.UnixConn) *client {
@@ -78,11 +78,9 @@ func newClient(px *Proxy, c, bus *net.UnixConn) *client {
 		fromClient:  map[callKey]struct{}{},
 		uniqueLevel: map[string]Level{},
 		owned:       map[string][]string{},
-		done:        make(chan struct{}),
+		busDone:     make(chan struct{}),
 	}
 }
-
-func (cl *client) close() { close(cl.done) }
 
 // clientLoop reads the client: the credentials byte, SASL lines until
 // BEGIN, then messages. It returns on the first error or hang-up.
@@ -150,7 +148,7 @@ func (cl *client) clientLoop() error {
 				}
 				select {
 				case <-wait:
-				case <-cl.done:
+				case <-cl.busDone:
 					return nil
 				}
 			}

@@ -37,17 +37,25 @@ type Options struct {
 	// MaxMessageSize bounds each message; 0 means MaxMessageSize, the
 	// specification's limit.
 	MaxMessageSize int
+	// DialBus, when not nil, opens each client's connection to the bus
+	// instead of dialling the address. The bus identifies the client by
+	// the process that called connect(2) (SO_PEERCRED), and portals read
+	// /proc/PID/root/.flatpak-info of that process: a launcher can connect
+	// from a long-lived process inside the sandbox and hand the socket
+	// over, so portals see the app and not the host. It is called once per
+	// client, from that client's goroutine.
+	DialBus func(ctx context.Context) (*net.UnixConn, error)
 }
 
 // Proxy forwards clients to one bus, filtered by one Policy. Its methods
 // may be called from several goroutines.
 type Proxy struct {
-	busAddr string
 	rules   *rules
 	log     *slog.Logger
 	trace   io.Writer
 	traceMu sync.Mutex
 	max     int
+	dial    func(ctx context.Context) (*net.UnixConn, error)
 }
 
 // New checks the policy and returns a proxy to the bus at busAddr (a D-Bus
@@ -63,7 +71,10 @@ func New(busAddr string, p Policy, opts *Options) (*Proxy, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	px := &Proxy{busAddr: busAddr, rules: r, log: opts.Logger, trace: opts.Trace, max: opts.MaxMessageSize}
+	px := &Proxy{rules: r, log: opts.Logger, trace: opts.Trace, max: opts.MaxMessageSize, dial: opts.DialBus}
+	if px.dial == nil {
+		px.dial = func(ctx context.Context) (*net.UnixConn, error) { return dialBus(ctx, busAddr) }
+	}
 	if px.log == nil {
 		px.log = slog.New(slog.DiscardHandler)
 	}
@@ -132,7 +143,7 @@ func (px *Proxy) Serve(ctx context.Context, l *net.UnixListener) error {
 // side closes or ctx is cancelled; it always closes c. The error says why
 // the client was dropped; nil means a side hung up.
 func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
-	bus, err := dialBus(ctx, px.busAddr)
+	bus, err := px.dial(ctx)
 	if err != nil {
 		c.Close()
 		return err
@@ -148,12 +159,12 @@ func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
 	go func() {
 		err := cl.busLoop()
 		closeBoth()
+		close(cl.busDone) // releases a clientLoop waiting for name tracking
 		busErr <- err
 	}()
 	err = cl.clientLoop()
 	closeBoth()
 	berr := <-busErr
-	cl.close()
 	if err == nil || isClosed(err) {
 		err = nil
 		if berr != nil && !isClosed(berr) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
@@ -402,4 +403,57 @@ func TestTraceFormat(t *testing.T) {
 			t.Errorf("trace lacks %q; trace:\n%s", want, got)
 		}
 	}
+}
+
+// TestDialBusHook: the launcher's dialler opens the bus side.
+func TestDialBusHook(t *testing.T) {
+	bus := testbus.New(t)
+	var mu sync.Mutex
+	dials := 0
+	px, err := New(bus.Address(), testPolicy(), &Options{DialBus: func(ctx context.Context) (*net.UnixConn, error) {
+		mu.Lock()
+		dials++
+		mu.Unlock()
+		return dialBus(ctx, bus.Address())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, err := socketPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- px.ServeConn(context.Background(), a) }()
+	r := &rawConn{t: t, c: b, rd: newReader(b, MaxMessageSize)}
+	r.hello()
+	if !strings.HasPrefix(r.unique, ":") {
+		t.Errorf("Hello through ServeConn = %q", r.unique)
+	}
+	b.Close()
+	if err := <-done; err != nil {
+		t.Errorf("ServeConn = %v", err)
+	}
+	if dials != 1 {
+		t.Errorf("DialBus called %d times, want 1", dials)
+	}
+}
+
+// socketPair returns two connected unix stream sockets.
+func socketPair() (*net.UnixConn, *net.UnixConn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var conns [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		conns[i] = c.(*net.UnixConn)
+	}
+	return conns[0], conns[1], nil
 }
