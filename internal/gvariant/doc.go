@@ -16,10 +16,23 @@
 // is an error wrapping ErrInvalid that names the byte offset and the rule
 // (non-zero padding, non-minimal offset width, offsets out of order or out
 // of range, strings without a final NUL, with an embedded NUL or invalid
-// UTF-8, booleans other than 0/1, wrong fixed sizes, variants whose type
-// string is missing, invalid or indefinite, maybe Just of a variable-size
-// value without its 0x00, trailing bytes, nesting deeper than 128). It never
-// panics on any input. Accessors panic on a value of the wrong type, like
+// UTF-8, bad object paths and signatures, booleans other than 0/1, wrong
+// fixed sizes, variants whose type string is missing, invalid or
+// indefinite, maybe Just of a variable-size value without its 0x00,
+// trailing bytes, nesting deeper than 128). It never panics on any input.
+// One deliberate difference from GLib 2.74: a tuple that needs framing
+// offsets but is serialised as zero bytes (e.g. "(asas)" holding two empty
+// arrays) is rejected, although g_variant_is_normal_form accepts it,
+// because GLib itself always writes the offsets and Marshal(Unmarshal(b))
+// must give back b.
+//
+// Constructors panic on invalid input (String with a NUL or invalid UTF-8,
+// see CheckString; bad object paths or signatures; mistyped array
+// elements). A value nested deeper than 128 levels can be built but not
+// parsed back, as in GLib.
+//
+// String prints like g_variant_print(value, FALSE) of GLib 2.74 (Debian
+// 12): type annotations appear only inside variants. Accessors panic on a value of the wrong type, like
 // reflect.
 //
 // # Hot paths

@@ -258,7 +258,7 @@ func (g gen) value(ts string, depth int) Value {
 	case 'd':
 		ds := []float64{0, 1, -1.5, 0.1, 1e300, 1e-300, 1e16, 123456.789, math.Inf(1), math.Inf(-1), math.NaN(), math.Copysign(0, -1)}
 		if r.IntN(2) == 0 {
-			return Double(math.Float64frombits(r.Uint64() &^ (0x7ff << 52) | uint64(r.IntN(0x7ff)) << 52))
+			return Double(math.Float64frombits(r.Uint64()&^(0x7ff<<52) | uint64(r.IntN(0x7ff))<<52))
 		}
 		return Double(ds[r.IntN(len(ds))])
 	case 's':
@@ -478,4 +478,25 @@ func TestGLibNormalForm(t *testing.T) {
 	// Always check the documented deviation once.
 	check("(asas)", nil)
 	t.Logf("%d checks agree with GLib (%d normal); %d empty tuples GLib calls normal but never writes", agree, normal, quirks)
+}
+
+// TestGLibGolden checks that GLib calls every golden sample normal and
+// prints it exactly as String does.
+func TestGLibGolden(t *testing.T) {
+	py := glibPython(t)
+	for _, s := range goldenSamples(t) {
+		rep := py.call(t, map[string]any{"op": "check", "t": s.typ, "data": hex.EncodeToString(s.data)})
+		if !rep.Normal {
+			t.Errorf("%s: GLib says not normal", s.name)
+			continue
+		}
+		v, err := Unmarshal(MustType(s.typ), s.data)
+		if err != nil {
+			t.Errorf("%s: %v", s.name, err)
+			continue
+		}
+		if got := v.String(); got != rep.Print {
+			t.Errorf("%s: String() =\n%s\nGLib:\n%s", s.name, got, rep.Print)
+		}
+	}
 }

@@ -59,7 +59,7 @@ func ParseType(s string) (Type, error) {
 	if rest != "" {
 		return Type{}, fmt.Errorf("%w: type string %q: trailing %q after a complete type", ErrInvalidType, s, rest)
 	}
-	return Type{intern(ti)}, nil
+	return Type{ti}, nil
 }
 
 // MustType is ParseType for literals: it panics if s is not a valid type.
@@ -71,6 +71,9 @@ func MustType(s string) Type {
 	return t
 }
 
+// intern returns the shared info for ti's type string, registering ti if
+// there is none yet (and room), so that equal types are usually the same
+// pointer and sameType is one comparison.
 func intern(ti *typeInfo) *typeInfo {
 	internMu.Lock()
 	defer internMu.Unlock()
@@ -79,6 +82,31 @@ func intern(ti *typeInfo) *typeInfo {
 	}
 	if len(interned) < maxInterned {
 		interned[ti.str] = ti
+	}
+	return ti
+}
+
+// parseTypeBytes is ParseType for a type string in serialised data (a
+// variant's), without allocating when the type is cached.
+func parseTypeBytes(b []byte) (*typeInfo, error) {
+	if len(b) == 1 && basicInfo[b[0]] != nil {
+		return basicInfo[b[0]], nil
+	}
+	internMu.RLock()
+	ti := interned[string(b)]
+	internMu.RUnlock()
+	if ti != nil {
+		return ti, nil
+	}
+	t, err := ParseType(string(b))
+	return t.ti, err
+}
+
+// typeOfBytes is parseTypeBytes for type strings known to be valid.
+func typeOfBytes(b []byte) *typeInfo {
+	ti, err := parseTypeBytes(b)
+	if err != nil {
+		panic("gvariant: internal error: " + err.Error())
 	}
 	return ti
 }
@@ -143,12 +171,9 @@ func parseType(s string, limit int) (*typeInfo, string, error) {
 		if err != nil {
 			return nil, s, err
 		}
+		// Arrays and maybes are never fixed-size (both may be empty).
 		ti := &typeInfo{str: s[:len(s)-len(rest)], kind: c, elem: el, align: el.align, depth: el.depth + 1}
-		if c == 'm' {
-			// maybe is always variable-size: Nothing is empty
-			ti.fixed = 0
-		}
-		return ti, rest, nil
+		return intern(ti), rest, nil
 	case '(', '{':
 		rest := s[1:]
 		var members []*typeInfo
@@ -180,7 +205,7 @@ func parseType(s string, limit int) (*typeInfo, string, error) {
 		if c == '{' && len(members) != 2 {
 			return nil, s, fmt.Errorf("dict entry must have exactly a key and a value")
 		}
-		return newTuple(s[:len(s)-len(rest)], c, members), rest, nil
+		return intern(newTuple(s[:len(s)-len(rest)], c, members)), rest, nil
 	case 'r', '*', '?':
 		return nil, s, fmt.Errorf("indefinite type %q not allowed", c)
 	}

@@ -228,19 +228,18 @@ func validateVariant(data []byte, at, depth int) error {
 	if sep < 0 {
 		return invalid(at, vt, "no 0x00 separator before the type string")
 	}
-	ts := string(data[sep+1:])
-	ct, err := ParseType(ts)
+	ct, err := parseTypeBytes(data[sep+1:])
 	if err != nil {
-		return invalid(at+sep+1, vt, "bad child type string %q", ts)
+		return invalid(at+sep+1, vt, "bad child type string %q", data[sep+1:])
 	}
 	child := data[:sep]
-	if ct.ti.fixed > 0 && ct.ti.fixed != len(child) {
-		return invalid(at, vt, "child of type %s has size %d, want %d", ts, len(child), ct.ti.fixed)
+	if ct.fixed > 0 && ct.fixed != len(child) {
+		return invalid(at, vt, "child of type %s has size %d, want %d", ct.str, len(child), ct.fixed)
 	}
-	if depth >= maxDepth-ct.ti.depth {
+	if depth >= maxDepth-ct.depth {
 		return invalid(at, vt, "nested more than %d deep", maxDepth)
 	}
-	return validate(ct.ti, child, at, depth+1)
+	return validate(ct, child, at, depth+1)
 }
 
 func isObjectPath(s string) bool {

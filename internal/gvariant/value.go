@@ -150,31 +150,56 @@ func Strings(ss []string) Value {
 
 // Array returns an array of elem. It panics if an element's type differs.
 func Array(elem Type, elems ...Value) Value {
-	at := lookupType("a" + elem.ti.str)
-	var e Encoder
-	e.Begin(Type{at})
+	el := elem.ti
+	at := lookupType("a" + el.str)
+	size, n := 0, 0
 	for _, v := range elems {
-		e.Value(v)
+		if !sameType(v.t, el) {
+			panic(fmt.Sprintf("gvariant: Array of %s with an element of type %s", el.str, v.Type()))
+		}
+		size = alignUp(size, el.align) + len(v.data)
+		n++
 	}
-	e.End()
-	return e.Finish()
+	if el.fixed > 0 {
+		n = 0
+	}
+	k := OffsetWidth(uint64(size), n)
+	data := make([]byte, 0, size+n*k)
+	for _, v := range elems {
+		data = padTo(data, el.align)
+		data = append(data, v.data...)
+	}
+	if n > 0 {
+		pos := 0
+		for _, v := range elems {
+			pos = alignUp(pos, el.align) + len(v.data)
+			data = appendOffset(data, pos, k)
+		}
+	}
+	return Value{at, data}
+}
+
+func padTo(b []byte, align int) []byte {
+	for len(b)&(align-1) != 0 {
+		b = append(b, 0)
+	}
+	return b
 }
 
 // Tuple returns a tuple of the members; Tuple() is the unit tuple "()".
 func Tuple(members ...Value) Value {
-	var sb strings.Builder
-	sb.WriteByte('(')
+	n := 2
 	for _, m := range members {
-		sb.WriteString(m.t.str)
+		n += len(m.t.str)
 	}
-	sb.WriteByte(')')
-	var e Encoder
-	e.Begin(Type{lookupType(sb.String())})
+	ts := make([]byte, 0, n)
+	ts = append(ts, '(')
 	for _, m := range members {
-		e.Value(m)
+		ts = append(ts, m.t.str...)
 	}
-	e.End()
-	return e.Finish()
+	ts = append(ts, ')')
+	t := typeOfBytes(ts)
+	return Value{t, serialiseTuple(t, members)}
 }
 
 // DictEntry returns a dict entry {key, val}. It panics if key is not of a
@@ -183,12 +208,37 @@ func DictEntry(key, val Value) Value {
 	if !isBasic(key.t.kind) {
 		panic("gvariant: dict entry key of non-basic type " + key.t.str)
 	}
-	var e Encoder
-	e.Begin(Type{lookupType("{" + key.t.str + val.t.str + "}")})
-	e.Value(key)
-	e.Value(val)
-	e.End()
-	return e.Finish()
+	t := lookupType("{" + key.t.str + val.t.str + "}")
+	return Value{t, serialiseTuple(t, []Value{key, val})}
+}
+
+// serialiseTuple lays out members (of t's member types) in one allocation.
+func serialiseTuple(t *typeInfo, members []Value) []byte {
+	size := 0
+	for i, m := range members {
+		size = alignUp(size, t.members[i].align) + len(m.data)
+	}
+	if t.fixed > 0 {
+		size = t.fixed
+	}
+	k := OffsetWidth(uint64(size), t.nOffsets)
+	data := make([]byte, 0, size+t.nOffsets*k)
+	var ends [8]int
+	offs := ends[:0]
+	for i, m := range members {
+		data = padTo(data, t.members[i].align)
+		data = append(data, m.data...)
+		if m.t.fixed == 0 && i != len(members)-1 {
+			offs = append(offs, len(data))
+		}
+	}
+	for len(data) < t.fixed {
+		data = append(data, 0)
+	}
+	for i := len(offs) - 1; i >= 0; i-- {
+		data = appendOffset(data, offs[i], k)
+	}
+	return data
 }
 
 // Variant boxes v into a "v" value.
@@ -423,7 +473,7 @@ func tupleChild(t *typeInfo, data []byte, i int) (int, int) {
 func (v Value) Unbox() Value {
 	v.want('v', "Unbox")
 	sep := bytes.LastIndexByte(v.data, 0)
-	return Value{lookupType(string(v.data[sep+1:])), v.data[:sep]}
+	return Value{typeOfBytes(v.data[sep+1:]), v.data[:sep]}
 }
 
 // Lookup finds key in a dictionary with string keys (a{s*}, also o and g
