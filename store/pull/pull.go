@@ -86,7 +86,7 @@ type puller struct {
 	fetched, bytes atomic.Int64
 
 	seenMu sync.Mutex
-	seen   map[object.ObjectName]bool
+	seen   map[object.ObjectName]bool // scheduled objects → scheduled with rescan
 }
 
 type target struct {

@@ -152,14 +152,17 @@ func (p *puller) walkTrees(ctx context.Context, roots []walkRoot) error {
 	return parent.Err()
 }
 
-// enqueue adds a job unless the object was already scheduled.
+// enqueue adds a job unless the object was already scheduled (with at
+// least the same rescan need).
 func (p *puller) enqueue(q *queue, j job) {
 	p.seenMu.Lock()
-	if p.seen[j.name] {
+	// A dirtree first met from a complete commit may be met again from a
+	// partial one, whose walk must look below it: schedule it again then.
+	if prev, ok := p.seen[j.name]; ok && (prev || !j.rescan) {
 		p.seenMu.Unlock()
 		return
 	}
-	p.seen[j.name] = true
+	p.seen[j.name] = j.rescan
 	p.seenMu.Unlock()
 	if p.opts.Progress != nil {
 		p.opts.Progress.AddTotal(1)
