@@ -1,8 +1,33 @@
 package portals
 
+import "github.com/godbus/dbus/v5"
+
 // morePortals returns the remaining backend-driven portals whose backend
 // is configured.
 func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 	var list []portalEntry
+	if obj := s.backendObject("Account"); obj != nil {
+		list = append(list, portalEntry{"Account", 1, &account{s: s, impl: obj, docs: docs}})
+	}
+	if obj := s.backendObject("Email"); obj != nil {
+		list = append(list, portalEntry{"Email", 4, &email{s: s, impl: obj}})
+	}
+	if obj := s.backendObject("Screenshot"); obj != nil {
+		v := uint32(2)
+		if p, err := obj.GetProperty(implPrefix + "Screenshot.version"); err == nil {
+			if u, ok := p.Value().(uint32); ok {
+				v = u
+			}
+		}
+		list = append(list, portalEntry{"Screenshot", v, &screenshot{s: s, impl: obj, docs: docs, implVersion: v}})
+	}
+	if obj := s.backendObject("Wallpaper"); obj != nil {
+		list = append(list, portalEntry{"Wallpaper", 1, &wallpaper{s: s, impl: obj}})
+	}
+	if obj := s.backendObject("Print"); obj != nil {
+		list = append(list, portalEntry{"Print", 3, &printPortal{s: s, impl: obj}})
+	}
 	return list
 }
+
+var _ dbus.BusObject

@@ -25,12 +25,14 @@ func (t optionTypes) check(opts map[string]dbus.Variant) error {
 	return nil
 }
 
-// filter returns the known options of opts (already checked), minus skip.
+// filter returns the known options of opts that have the right type,
+// minus skip. Portals that upstream treats leniently use it without check.
 func (t optionTypes) filter(opts map[string]dbus.Variant, skip ...string) map[string]dbus.Variant {
 	out := map[string]dbus.Variant{}
 outer:
 	for k, v := range opts {
-		if _, ok := t[k]; !ok {
+		want, ok := t[k]
+		if !ok || v.Signature().String() != want {
 			continue
 		}
 		for _, s := range skip {

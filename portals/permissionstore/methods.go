@@ -12,7 +12,8 @@ type methods Service
 
 func (m *methods) begin(msg dbus.Message) (leave func()) {
 	m.calls.Add(1)
-	l := m.seq.enter(msg)
+	sender, _ := msg.Headers[dbus.FieldSender].Value().(string)
+	l := m.seq.enter(sender, msg.Serial())
 	m.opMu.Lock()
 	return func() {
 		m.opMu.Unlock()

@@ -3,8 +3,6 @@ package permissionstore
 import (
 	"sync"
 	"time"
-
-	"github.com/godbus/dbus/v5"
 )
 
 // sequencer runs method calls in the order the bus delivered them. godbus
@@ -49,9 +47,8 @@ func (q *sequencer) issue(sender string, serial uint32) {
 
 // enter blocks until the call's turn and returns the function that ends
 // it. A call without a ticket (not seen by the interceptor) runs at once.
-func (q *sequencer) enter(msg dbus.Message) (leave func()) {
-	sender, _ := msg.Headers[dbus.FieldSender].Value().(string)
-	key := callKey{sender, msg.Serial()}
+func (q *sequencer) enter(sender string, serial uint32) (leave func()) {
+	key := callKey{sender, serial}
 	q.mu.Lock()
 	t, ok := q.tickets[key]
 	if !ok {

@@ -58,7 +58,10 @@ func (sv *Service) Interceptor(msg *dbus.Message) {
 	path, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
 	iface, _ := msg.Headers[dbus.FieldInterface].Value().(string)
 	member, _ := msg.Headers[dbus.FieldMember].Value().(string)
-	if path != ObjectPath || (iface != InterfaceName && iface != "") {
+	// Calls without an interface are left unsequenced: godbus may route
+	// them to another interface's method of the same name (Properties.Set),
+	// and a ticket whose handler never runs would hold up later calls.
+	if path != ObjectPath || iface != InterfaceName {
 		return
 	}
 	want, ok := methodSignatures[member]
