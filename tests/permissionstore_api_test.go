@@ -176,9 +176,14 @@ func TestPermissionStoreAPI(t *testing.T) {
 	if name := psErrName(obj, "List", "../escape"); name != psInvalidArgs {
 		t.Errorf("List(../escape) error %q, want %s", name, psInvalidArgs)
 	}
-	if name := psErrName(obj, "Lookup", "only-one-arg"); !strings.Contains(name, "org.freedesktop.DBus.Error") {
-		t.Errorf("Lookup with a wrong signature: error %q, want a D-Bus error", name)
+	if name := psErrName(obj, "Lookup", "only-one-arg"); name != "org.freedesktop.DBus.Error.InvalidArgs" {
+		t.Errorf("Lookup with a wrong signature: error %q, want org.freedesktop.DBus.Error.InvalidArgs", name)
 	}
+	if name := psErrName(obj, "NoSuchMethod"); name != "org.freedesktop.DBus.Error.UnknownMethod" {
+		t.Errorf("unknown method: error %q, want org.freedesktop.DBus.Error.UnknownMethod", name)
+	}
+	// The calls above did not hold up the sequence.
+	psCall(t, obj, "List", "documents")
 
 	// Introspection names the interface.
 	var xml string
