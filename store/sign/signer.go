@@ -81,8 +81,8 @@ func (s *Signer) Sign(ctx context.Context, data []byte) ([]byte, error) {
 
 // LoadHomeSigner finds keyID (fingerprint, key id or user id) in the GnuPG
 // 2.2 home directory home and returns a Signer for it. The secret key must
-// be unprotected (as `gpg --batch --passphrase ” --quick-gen-key` makes
-// it); a protected one gives an error wrapping ErrKeyProtected. When home
+// be unprotected (made with an empty passphrase, as the test keys are); a
+// protected one gives an error wrapping ErrKeyProtected. When home
 // is empty or names a key file it behaves as LoadSigner.
 func LoadHomeSigner(home, keyID string) (*Signer, error) {
 	if fi, err := os.Stat(home); home == "" || (err == nil && fi.Mode().IsRegular()) {
