@@ -3,11 +3,13 @@ package launcher
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,6 +67,13 @@ func initMain() int {
 		return report(fdError, "init", "reading spec", err)
 	}
 	spec := &cfg.Spec
+	t0 := time.Now()
+	trace := func(what string) {
+		if cfg.Trace {
+			fmt.Fprintf(os.Stderr, "trace: init %s %v\n", what, time.Since(t0))
+		}
+	}
+	trace("config read")
 	var extra []*os.File
 	for i := 0; i < cfg.NExtra; i++ {
 		unix.CloseOnExec(fdExtra + i)
@@ -85,6 +94,7 @@ func initMain() int {
 	if op, err := setupRoot(spec); err != nil {
 		return report(fdError, "init", op, err)
 	}
+	trace("root ready")
 	if cwd != "" {
 		if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
 			cwd = ""
@@ -112,6 +122,7 @@ func initMain() int {
 	if err != nil {
 		return report(fdError, "init", "starting exec stage", err)
 	}
+	trace("exec stage started")
 	if enter != nil {
 		go enter.serve(r, ec)
 	}

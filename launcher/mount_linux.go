@@ -42,8 +42,14 @@ func setupRoot(spec *Spec) (string, error) {
 	if err := unix.Mount("tmpfs", newRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return "mounting the root tmpfs", err
 	}
+	// The host's mount points, read once: a recursive bind of S brings
+	// along the mounts below S, which then need the same flags.
+	hostMounts, err := mountPoints(oldRoot)
+	if err != nil {
+		return "reading mountinfo", err
+	}
 	for _, m := range spec.Mounts {
-		if err := applyMount(m); err != nil {
+		if err := applyMount(m, hostMounts); err != nil {
 			return fmt.Sprintf("%s %s", m.Type, m.Dest), err
 		}
 	}
@@ -62,7 +68,7 @@ func setupRoot(spec *Spec) (string, error) {
 	return "", nil
 }
 
-func applyMount(m Mount) error {
+func applyMount(m Mount, hostMounts []string) error {
 	dst := newRoot + m.Dest
 	switch m.Type {
 	case Bind, ROBind, DevBind:
@@ -87,7 +93,7 @@ func applyMount(m Mount) error {
 		if m.Type == ROBind {
 			extra |= unix.MS_RDONLY
 		}
-		return remountTree(dst, extra)
+		return remountTree(dst, extra, below(hostMounts, src, dst))
 	case Tmpfs:
 		if err := ensureMountPoint(dst, true); err != nil {
 			return err
@@ -141,7 +147,7 @@ func applyMount(m Mount) error {
 		for _, p := range []string{"sys", "sysrq-trigger", "irq", "bus"} {
 			p = filepath.Join(dst, p)
 			if unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, "") == nil {
-				remountTree(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
+				remount(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
 			}
 		}
 		return nil
@@ -203,14 +209,10 @@ func remount(path string, extra uintptr) error {
 	return unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|lockedFlags(path)|extra, "")
 }
 
-// remountTree applies extra flags to the mount at path and every mount
-// below it. Failures on submounts the user cannot change are ignored.
-func remountTree(path string, extra uintptr) error {
+// remountTree applies extra flags to the mount at path and to the mounts
+// subs below it. Failures on submounts the user cannot change are ignored.
+func remountTree(path string, extra uintptr, subs []string) error {
 	if err := remount(path, extra); err != nil {
-		return err
-	}
-	subs, err := submounts(path)
-	if err != nil {
 		return err
 	}
 	for _, s := range subs {
@@ -221,14 +223,14 @@ func remountTree(path string, extra uintptr) error {
 	return nil
 }
 
-// submounts lists the mount points strictly below path.
-func submounts(path string) ([]string, error) {
+// mountPoints lists the mount points under prefix, in mountinfo order.
+func mountPoints(prefix string) ([]string, error) {
 	f, err := os.Open(oldRoot + "/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	prefix := strings.TrimSuffix(path, "/") + "/"
+	prefix = strings.TrimSuffix(prefix, "/") + "/"
 	var out []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -237,12 +239,24 @@ func submounts(path string) ([]string, error) {
 		if len(fields) < 5 {
 			continue
 		}
-		mp := unescapeMountinfo(fields[4])
-		if strings.HasPrefix(mp, prefix) {
+		if mp := unescapeMountinfo(fields[4]); strings.HasPrefix(mp, prefix) {
 			out = append(out, mp)
 		}
 	}
 	return out, sc.Err()
+}
+
+// below maps the host mount points strictly under src to where the
+// recursive bind of src on dst put them.
+func below(mounts []string, src, dst string) []string {
+	prefix := strings.TrimSuffix(src, "/") + "/"
+	var out []string
+	for _, mp := range mounts {
+		if rest, ok := strings.CutPrefix(mp, prefix); ok {
+			out = append(out, filepath.Join(dst, rest))
+		}
+	}
+	return out
 }
 
 func unescapeMountinfo(s string) string {

@@ -58,6 +58,9 @@ type initConfig struct {
 	Spec    Spec   `json:"spec"`
 	Seccomp []byte `json:"seccomp,omitempty"`
 	NExtra  int    `json:"nExtra,omitempty"`
+	// Trace makes the init stage print phase timings on stderr
+	// ($PORTHOLE_TRACE in the launching process).
+	Trace bool `json:"trace,omitempty"`
 }
 
 // Process is a started sandbox.
@@ -91,7 +94,7 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := initConfig{Spec: *spec, NExtra: len(opts.ExtraFiles)}
+	cfg := initConfig{Spec: *spec, NExtra: len(opts.ExtraFiles), Trace: os.Getenv("PORTHOLE_TRACE") != ""}
 	// Symlinks in bind sources are resolved here, on the host: in the
 	// init stage an absolute link target would resolve against the
 	// scratch root instead of the host's.

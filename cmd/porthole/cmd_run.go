@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/porthole-dev/porthole/internal/runspec"
 	"github.com/porthole-dev/porthole/launcher"
@@ -231,7 +232,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}
+	t0 := time.Now()
+	trace := os.Getenv("PORTHOLE_TRACE") != ""
 	res, err := runspec.Build(in, host)
+	if trace {
+		fmt.Fprintf(stderr, "trace: build %v\n", time.Since(t0))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
@@ -242,7 +248,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "porthole: %s\n", w)
 		}
 	}
+	t1 := time.Now()
 	p, err := launcher.Start(ctx, res.Spec, launcher.Options{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
+	if trace {
+		fmt.Fprintf(stderr, "trace: start %v\n", time.Since(t1))
+		defer func() { fmt.Fprintf(stderr, "trace: total %v\n", time.Since(t0)) }()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
