@@ -342,3 +342,18 @@ func TestRemotes(t *testing.T) {
 		t.Errorf("DeleteRemote(missing) = %v", err)
 	}
 }
+
+// TestPullCommitWrongKey: with only commit verification on, a commit
+// signed by a key the remote's keyring lacks is refused.
+func TestPullCommitWrongKey(t *testing.T) {
+	v := vectorsDir(t)
+	served := copyRepo(t, filepath.Join(v, "archive-repo"))
+	r := initRepo(t, store.ModeBareUserOnly)
+	key, _ := os.ReadFile(filepath.Join(v, "gpg", "go-crypto", "ed25519", "pub.gpg"))
+	if _, err := AddRemote(context.Background(), r, "origin", serve(t, served).URL, AddOptions{GPGImport: key}); err != nil {
+		t.Fatal(err)
+	}
+	if err := refused(t, r, "public key not found"); !errors.Is(err, sign.ErrBadSignature) {
+		t.Errorf("error %v does not wrap ErrBadSignature", err)
+	}
+}
