@@ -2,6 +2,8 @@ package pull
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -29,13 +31,17 @@ type Fetcher interface {
 // NewFetcher returns the fetcher for a remote URL: http://, https:// or
 // file://.
 func NewFetcher(rawURL string) (Fetcher, error) {
+	return newFetcher(rawURL, HTTPOptions{})
+}
+
+func newFetcher(rawURL string, opts HTTPOptions) (Fetcher, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("remote url %q: %w", rawURL, err)
 	}
 	switch u.Scheme {
 	case "http", "https":
-		return NewHTTPFetcher(rawURL), nil
+		return NewHTTPFetcherOptions(rawURL, opts)
 	case "file":
 		return NewFileFetcher(u.Path), nil
 	}
@@ -75,8 +81,38 @@ type HTTPFetcher struct {
 
 var _ Fetcher = (*HTTPFetcher)(nil)
 
+// HTTPOptions tune an HTTPFetcher.
+type HTTPOptions struct {
+	// TLSCAPath is a PEM file of CA certificates to trust instead of the
+	// system's (the remote's tls-ca-path= setting).
+	TLSCAPath string
+}
+
 // NewHTTPFetcher returns a Fetcher for the repository at base URL.
 func NewHTTPFetcher(base string) *HTTPFetcher {
+	h, _ := NewHTTPFetcherOptions(base, HTTPOptions{})
+	return h
+}
+
+// NewHTTPFetcherOptions is NewHTTPFetcher with options; it fails only when
+// the CA file cannot be read.
+func NewHTTPFetcherOptions(base string, opts HTTPOptions) (*HTTPFetcher, error) {
+	h := newHTTPFetcher(base)
+	if opts.TLSCAPath != "" {
+		pem, err := os.ReadFile(opts.TLSCAPath)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls-ca-path: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls-ca-path %s: no PEM certificates", opts.TLSCAPath)
+		}
+		h.client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return h, nil
+}
+
+func newHTTPFetcher(base string) *HTTPFetcher {
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
@@ -136,6 +172,10 @@ func (h *HTTPFetcher) once(ctx context.Context, path string) (io.ReadCloser, err
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var certErr *tls.CertificateVerificationError
+		if errors.As(err, &certErr) {
+			return nil, fmt.Errorf("fetching %s: %w", path, err) // retrying cannot help
 		}
 		return nil, &transientError{fmt.Errorf("fetching %s: %w", path, err)}
 	}

@@ -2,11 +2,13 @@ package pull
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -111,6 +113,29 @@ func TestDeltaSeam(t *testing.T) {
 	}
 	if len(d.calls) != 1 || d.calls[0] != "scratch->"+commitB {
 		t.Errorf("delta calls = %v", d.calls)
+	}
+	ourFsck(t, r)
+}
+
+// TestPullHTTPS pulls over https from a server whose certificate is
+// trusted through the remote's tls-ca-path.
+func TestPullHTTPS(t *testing.T) {
+	served := copyRepo(t, filepath.Join(vectorsDir(t), "archive-repo"))
+	srv := httptest.NewTLSServer(http.FileServer(http.Dir(served)))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	r := initRepo(t, store.ModeArchive)
+	addVectorRemote(t, r, srv.URL)
+	if _, err := Pull(context.Background(), r, "origin", []string{"test"}, Options{}); err == nil {
+		t.Error("pull from an untrusted certificate succeeded")
+	}
+	r.UpdateConfig(func(cfg *store.Config) error {
+		cfg.SetValue(`remote "origin"`, "tls-ca-path", ca)
+		return nil
+	})
+	if _, err := Pull(context.Background(), r, "origin", []string{"test"}, Options{}); err != nil {
+		t.Fatalf("Pull over https = %v", err)
 	}
 	ourFsck(t, r)
 }

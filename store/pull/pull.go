@@ -105,7 +105,7 @@ func Pull(ctx context.Context, repo *store.Repo, remote string, refs []string, o
 	}
 	p := &puller{repo: repo, remote: rem, opts: opts, fetch: opts.Fetcher, seen: map[object.ObjectName]bool{}}
 	if p.fetch == nil {
-		if p.fetch, err = NewFetcher(rem.URL); err != nil {
+		if p.fetch, err = newFetcher(rem.URL, HTTPOptions{TLSCAPath: rem.TLSCAPath}); err != nil {
 			return nil, err
 		}
 	}

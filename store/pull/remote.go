@@ -27,6 +27,7 @@ type Remote struct {
 	GPGVerifySummary bool // gpg-verify-summary, default false
 	GPGKeyPath       string
 	CollectionID     string
+	TLSCAPath        string // tls-ca-path: PEM CA certificates for https
 }
 
 func remoteGroup(name string) string { return fmt.Sprintf("remote %q", name) }
@@ -58,6 +59,7 @@ func LoadRemote(repo *store.Repo, name string) (*Remote, error) {
 	}
 	r.GPGKeyPath, _ = cfg.Value(g, "gpgkeypath")
 	r.CollectionID, _ = cfg.Value(g, "collection-id")
+	r.TLSCAPath, _ = cfg.Value(g, "tls-ca-path")
 	return r, nil
 }
 
