@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -270,5 +271,40 @@ func TestImportKeysLikeOstree(t *testing.T) {
 		if kr, err := LoadKeyring(path); err != nil || kr.Len() != 2 {
 			t.Errorf("LoadKeyring = %v, %v", kr.Len(), err)
 		}
+	}
+}
+
+// canonical writes s in the canonical S-expression form (as GnuPG 2.1 stored
+// private-keys-v1.d files before the extended format).
+func canonical(s *sexp) []byte {
+	if !s.isList {
+		return append([]byte(strconv.Itoa(len(s.atom))+":"), s.atom...)
+	}
+	out := []byte{'('}
+	for _, c := range s.list {
+		out = append(out, canonical(c)...)
+	}
+	return append(out, ')')
+}
+
+func TestCanonicalKeyFile(t *testing.T) {
+	home := gpgHome(t)
+	fpr := genKey(t, home, "Old Format <old@example.com>", "ed25519")
+	files, _ := filepath.Glob(filepath.Join(home, "private-keys-v1.d", "*.key"))
+	if len(files) != 1 {
+		t.Fatalf("key files: %v", files)
+	}
+	raw, _ := os.ReadFile(files[0])
+	s, err := parseSecretKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(files[0], canonical(s), 0o600)
+	signer, err := LoadHomeSigner(home, fpr)
+	if err != nil {
+		t.Fatalf("LoadHomeSigner(canonical key file) = %v", err)
+	}
+	if _, err := signer.Sign(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
 	}
 }
