@@ -2,6 +2,8 @@ package tests
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +17,7 @@ import (
 const (
 	psNotFound    = "org.freedesktop.portal.Error.NotFound"
 	psInvalidArgs = "org.freedesktop.portal.Error.InvalidArgument"
+	psFailed      = "org.freedesktop.portal.Error.Failed"
 )
 
 // psChanged is one Changed signal.
@@ -184,6 +187,22 @@ func TestPermissionStoreAPI(t *testing.T) {
 	}
 	// The calls above did not hold up the sequence.
 	psCall(t, obj, "List", "documents")
+
+	// Unreadable and unwritable tables: Failed.
+	db := filepath.Join(home, "flatpak", "db")
+	if err := os.WriteFile(filepath.Join(db, "corrupt"), []byte("GVariant but not really"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if name := psErrName(obj, "List", "corrupt"); name != psFailed {
+		t.Errorf("List(corrupt table): error %q, want %s", name, psFailed)
+	}
+	psCall(t, obj, "List", "blocked") // loaded (empty): the file does not exist yet
+	if err := os.MkdirAll(filepath.Join(db, "blocked", "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if name := psErrName(obj, "SetPermission", "blocked", true, "id", "a", []string{"yes"}); name != psFailed {
+		t.Errorf("SetPermission on an unwritable table: error %q, want %s", name, psFailed)
+	}
 
 	// Introspection names the interface.
 	var xml string
