@@ -1,8 +1,9 @@
 // Package gvdb reads and writes GVDB files, the on-disk hash table format of
 // GNOME's gvdb library. xdg-permission-store keeps its tables in this format
 // ($XDG_DATA_HOME/flatpak/db/TABLE) and glib-compile-schemas writes
-// gschemas.compiled in it; files written here are byte-compatible with what
-// gvdb writes for the same table contents and insertion order (see Writer).
+// gschemas.compiled in it. Files written here have gvdb's layout; they are
+// byte-identical with gvdb's output for the same contents whenever gvdb's
+// item order is determined (see HashTable).
 //
 // Glossary:
 //   - File: a 24-byte header ("GVariant" signature, version 0, options,
@@ -20,8 +21,9 @@
 //   - Parent link: an item's full key is its parent's full key followed by
 //     its own stored key, so keys sharing a prefix store the prefix once.
 //   - Value: a GVariant of type "v" in normal form (the value, a zero byte,
-//     its type string), stored 8-byte aligned. RawValue returns the type
-//     string and the serialised value; package gvariant decodes it.
+//     its type string), stored 8-byte aligned. Value and SetValue work with
+//     package gvariant; RawValue and SetRaw with the type string and the
+//     serialised bytes.
 //   - Byteswapped file: written on a machine of the other endianness; its
 //     signature words appear swapped. This package reads the structure of
 //     such files but refuses their values (ErrByteswapped).

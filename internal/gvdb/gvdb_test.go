@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/porthole-dev/porthole/internal/gvariant"
 )
 
 // vectors are GVDB files written by the real tools and, for the same
@@ -349,5 +351,29 @@ func TestHash(t *testing.T) {
 		if got := Hash(c.s); got != c.want {
 			t.Errorf("Hash(%q) = %d, want %d", c.s, got, c.want)
 		}
+	}
+}
+
+func TestValueAndSetValue(t *testing.T) {
+	h := NewHashTable()
+	want := gvariant.Tuple(gvariant.Variant(gvariant.Byte(0)), gvariant.Array(gvariant.MustType("{sas}")))
+	h.SetValue("k", want)
+	tbl, err := Open(h.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tbl.Value("k")
+	if err != nil || !got.Equal(want) {
+		t.Errorf("Value(k) = %v, %v; want %v", got, err, want)
+	}
+	if _, err := tbl.Value("missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Value(missing) error = %v, want ErrNotFound", err)
+	}
+	// Stored bytes that are not in normal form are refused.
+	h = NewHashTable()
+	h.SetRaw("b", "b", []byte{2})
+	tbl, _ = Open(h.Bytes())
+	if _, err := tbl.Value("b"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Value(bad boolean) error = %v, want ErrInvalid", err)
 	}
 }

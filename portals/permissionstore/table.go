@@ -24,7 +24,6 @@ import (
 // sorted ids of those entries.
 var (
 	entryType = gvariant.MustType("(va{sas})")
-	appsType  = gvariant.MustType("as")
 	permType  = gvariant.MustType("{sas}")
 )
 
@@ -113,13 +112,9 @@ func (e *entry) encode() gvariant.Value {
 	return gvariant.Tuple(gvariant.Variant(e.data), gvariant.Array(permType, perms...))
 }
 
-func decodeEntry(typ string, raw []byte) (*entry, error) {
-	if typ != entryType.String() {
-		return nil, fmt.Errorf("entry of type %s, want %s", typ, entryType)
-	}
-	v, err := gvariant.Unmarshal(entryType, raw)
-	if err != nil {
-		return nil, err
+func decodeEntry(v gvariant.Value) (*entry, error) {
+	if !v.Type().Equal(entryType) {
+		return nil, fmt.Errorf("entry of type %s, want %s", v.Type(), entryType)
 	}
 	e := &entry{data: v.Index(0).Unbox()}
 	perms := v.Index(1)
@@ -173,12 +168,12 @@ func parseTable(name, path string, data []byte) (t *table, skipped []string, err
 		return nil, nil, errors.New("no app table in db")
 	}
 	for _, id := range main.Names() {
-		typ, raw, err := main.RawValue(id)
+		v, err := main.Value(id)
 		if err != nil {
 			skipped = append(skipped, id)
 			continue
 		}
-		e, err := decodeEntry(typ, raw)
+		e, err := decodeEntry(v)
 		if err != nil {
 			skipped = append(skipped, id)
 			continue
@@ -202,8 +197,7 @@ func (t *table) encode() []byte {
 	byApp := make(map[string][]string)
 	for _, id := range ids {
 		e := t.entries[id]
-		v := e.encode()
-		mainH.SetRaw(id, entryType.String(), v.Data())
+		mainH.SetValue(id, e.encode())
 		for _, a := range e.apps {
 			if len(a.perms) > 0 {
 				if l := byApp[a.app]; len(l) == 0 || l[len(l)-1] != id {
@@ -218,7 +212,7 @@ func (t *table) encode() []byte {
 	}
 	slices.Sort(apps)
 	for _, app := range apps {
-		appsH.SetRaw(app, appsType.String(), gvariant.Strings(byApp[app]).Data())
+		appsH.SetValue(app, gvariant.Strings(byApp[app]))
 	}
 	return root.Bytes()
 }
