@@ -2,6 +2,8 @@ package tests
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,23 +73,42 @@ type runFixture struct {
 	inst string
 }
 
+// fixtureVersion changes when the fixture's recipe does.
+const fixtureVersion = "2"
+
 var buildRunFixture = sync.OnceValues(func() (runFixture, error) {
 	b, err := buildRunBins()
 	if err != nil {
 		return runFixture{}, err
 	}
-	dir, err := os.MkdirTemp("", "porthole-run-fixture-")
+	probeData, err := os.ReadFile(b.probe)
 	if err != nil {
 		return runFixture{}, err
 	}
-	os.Chmod(dir, 0o755)
+	// The fixture is reused across test runs while the probe is unchanged.
+	sum := sha256.Sum256(append(probeData, fixtureVersion...))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("porthole-run-fixture-%x", sum[:6]))
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		return runFixture{inst: filepath.Join(dir, "inst")}, nil
+	}
+	os.RemoveAll(dir)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return runFixture{}, err
+	}
 	rt, app := filepath.Join(dir, "rt"), filepath.Join(dir, "app")
-	for _, d := range []string{rt + "/usr/etc", rt + "/files", app + "/files/bin", app + "/var"} {
+	for _, d := range []string{rt + "/usr/etc", rt + "/usr/bin", rt + "/files", app + "/files/bin", app + "/files/lib", app + "/var"} {
 		os.MkdirAll(d, 0o755)
 	}
+	// A static ldconfig makes both tools generate an ld.so.cache per app
+	// and runtime commit, with /app/lib in it.
+	if ldconfig, err := os.ReadFile("/usr/sbin/ldconfig"); err == nil {
+		os.WriteFile(rt+"/usr/bin/ldconfig", ldconfig, 0o755)
+	}
+	if lib, err := os.ReadFile("/usr/lib/x86_64-linux-gnu/libz.so.1"); err == nil {
+		os.WriteFile(app+"/files/lib/libz.so.1", lib, 0o644)
+	}
 	os.WriteFile(rt+"/metadata", []byte("[Runtime]\nname=org.test.Platform\nruntime=org.test.Platform/x86_64/master\nsdk=org.test.Platform/x86_64/master\n"), 0o644)
-	probe, _ := os.ReadFile(b.probe)
-	os.WriteFile(app+"/files/bin/probe", probe, 0o755)
+	os.WriteFile(app+"/files/bin/probe", probeData, 0o755)
 	os.WriteFile(app+"/metadata", []byte("[Application]\nname=org.test.Probe\nruntime=org.test.Platform/x86_64/master\nsdk=org.test.Platform/x86_64/master\ncommand=probe\n\n[Context]\nshared=ipc;\n"), 0o644)
 	inst := filepath.Join(dir, "inst")
 	repo := filepath.Join(dir, "repo")
@@ -106,6 +127,7 @@ var buildRunFixture = sync.OnceValues(func() (runFixture, error) {
 		}
 	}
 	exec.Command("chmod", "-R", "a+rX", dir).Run()
+	os.WriteFile(filepath.Join(dir, ".complete"), nil, 0o644)
 	return runFixture{inst: inst}, nil
 })
 

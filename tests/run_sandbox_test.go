@@ -18,6 +18,7 @@ func probeArgs(home, secretDir string) []string {
 		"visible", "/etc/shadow", "/root/.bashrc", filepath.Join(secretDir, "secret"), filepath.Join(home, "secret"), "/usr/etc", "/app/bin/probe",
 		"writable", "/usr", "/app", "/tmp",
 		"writefile", "/.flatpak-info",
+		"file", "/etc/ld.so.conf", "/etc/ld.so.cache",
 	}
 }
 

@@ -234,7 +234,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	t0 := time.Now()
 	trace := os.Getenv("PORTHOLE_TRACE") != ""
-	res, err := runspec.Build(in, host)
+	if *appPath == "" && *usrPath == "" {
+		in.LdCache = func(ctx context.Context, spec *launcher.Spec) (int, error) {
+			return launcher.Run(ctx, spec, launcher.Options{Stdout: stderr, Stderr: stderr})
+		}
+	}
+	res, err := runspec.Build(ctx, in, host)
 	if trace {
 		fmt.Fprintf(stderr, "trace: build %v\n", time.Since(t0))
 	}

@@ -1,6 +1,7 @@
 package runspec
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -41,6 +42,9 @@ type Input struct {
 	Cwd                  string
 	Devel, Sandbox       bool
 	DieWithParent        bool
+	// LdCache runs ldconfig sandboxes; nil disables the generated
+	// ld.so.cache (LD_LIBRARY_PATH=/app/lib is used instead).
+	LdCache LdCacheRunner
 }
 
 // Host describes the calling user and machine.
@@ -90,7 +94,7 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // Build resolves in and host into a Spec. It creates the host-side
 // directories the sandbox needs (see Prepare in the package doc).
-func Build(in Input, host Host) (*Result, error) {
+func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	if in.AppID == "" || in.RuntimeFiles == "" || host.Home == "" || host.RuntimeDir == "" {
 		return nil, fmt.Errorf("%w: app id, runtime files, home and runtime dir are required", ErrInput)
 	}
@@ -124,6 +128,7 @@ func Build(in Input, host Host) (*Result, error) {
 	} else {
 		b.add(launcher.Mount{Type: launcher.Dir, Dest: "/app"})
 	}
+	base := append([]launcher.Mount(nil), b.mounts...)
 	// 4-5: basics.
 	b.add(
 		launcher.Mount{Type: launcher.Proc, Dest: "/proc"},
@@ -169,10 +174,18 @@ func Build(in Input, host Host) (*Result, error) {
 	for _, f := range []string{"resolv.conf", "host.conf", "hosts", "gai.conf"} {
 		b.add(launcher.Mount{Type: launcher.ROBind, Source: "/etc/" + f, Dest: "/etc/" + f, Optional: true})
 	}
-	// 13: ld.so: without a generated cache, libraries in /app/lib are found
-	// through LD_LIBRARY_PATH, as Flatpak does when it has no cache.
+	// 13: ld.so: a generated cache, or else libraries in /app/lib are
+	// found through LD_LIBRARY_PATH, as Flatpak does.
 	ldPath := ""
-	if in.AppFiles != "" {
+	if b.useLdCache() {
+		cache, err := b.ldCache(ctx, base)
+		if err != nil {
+			return nil, err
+		}
+		// Debian's flatpak 1.14.10 (checked with the parity test) puts the
+		// generated ld.so.conf only in the ldconfig sandbox.
+		b.add(launcher.Mount{Type: launcher.File, Dest: "/etc/ld.so.cache", Data: cache, ReadOnly: true})
+	} else if in.AppFiles != "" {
 		ldPath = "/app/lib"
 	}
 

@@ -1,6 +1,7 @@
 package runspec
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func build(t *testing.T, opts ...string) (*Result, string) {
 	rt := t.TempDir()
 	os.MkdirAll(filepath.Join(rt, "bin"), 0o755)
 	os.MkdirAll(filepath.Join(rt, "etc", "fonts"), 0o755)
-	res, err := Build(Input{
+	res, err := Build(context.Background(), Input{
 		AppID: "org.test.App", Arch: "x86_64", Branch: "stable", AppFiles: t.TempDir(), AppCommit: "c1",
 		RuntimeRef: "runtime/org.test.Platform/x86_64/1", RuntimeFiles: rt, RuntimeCommit: "c2",
 		MetadataCommand: "app-cmd", Context: ctxOf(t, opts...), CommandLine: ctxOf(t, opts...),

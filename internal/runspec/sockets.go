@@ -280,4 +280,3 @@ func (b *builder) systemBus() {
 	}
 	b.unsetEnv("DBUS_SYSTEM_BUS_ADDRESS")
 }
-

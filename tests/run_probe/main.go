@@ -2,10 +2,11 @@
 // "key=value" line per check, sorted, so that the outputs of two sandbox
 // implementations can be compared line by line.
 //
-// Usage: run_probe [visible PATH…] [writable DIR…] [writefile FILE…] [info]
+// Usage: run_probe [visible PATH…] [writable DIR…] [writefile FILE…] [file FILE…] [info]
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +56,9 @@ func main() {
 				}
 			}
 			continue
+		case "file":
+			mode = "file"
+			continue
 		case "visible", "writable", "writefile":
 			mode = a
 			continue
@@ -70,6 +74,13 @@ func main() {
 				os.Remove(f.Name())
 			}
 			put("writable "+a, errname(err))
+		case "file":
+			data, err := os.ReadFile(a)
+			if err != nil {
+				put("file "+a, errname(err))
+				break
+			}
+			put("file "+a, fmt.Sprintf("sha256:%x", sha256.Sum256(data)))
 		case "writefile":
 			f, err := os.OpenFile(a, os.O_WRONLY, 0)
 			if err == nil {
@@ -78,6 +89,8 @@ func main() {
 			put("writefile "+a, errname(err))
 		}
 	}
+
+	put("LD_LIBRARY_PATH", os.Getenv("LD_LIBRARY_PATH"))
 
 	// Identity and privileges.
 	put("uid", fmt.Sprint(os.Getuid()))
