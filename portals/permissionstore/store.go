@@ -84,6 +84,17 @@ func (t *table) put(id string, e *entry) {
 	t.gen++
 }
 
+// maxKey is the longest key a GVDB item can record (its length is 16
+// bits); ids and app ids become keys of the table file.
+const maxKey = 1<<16 - 1
+
+func checkKey(what, k string) error {
+	if len(k) > maxKey {
+		return fmt.Errorf("%w: %s of %d bytes is too long (at most %d)", ErrInvalidArgument, what, len(k), maxKey)
+	}
+	return nil
+}
+
 func notFoundEntry(id string) error { return fmt.Errorf("%w: No entry for %s", ErrNotFound, id) }
 func notFoundID(id string) error    { return fmt.Errorf("%w: Id %s not found", ErrNotFound, id) }
 
@@ -145,6 +156,14 @@ func (s *Store) set(tableName string, create bool, id string, perms map[string][
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKey("id", id); err != nil {
+		return nil, err
+	}
+	for app := range perms {
+		if err := checkKey("app id", app); err != nil {
+			return nil, err
+		}
+	}
 	if t.get(id) == nil && !create {
 		return nil, notFoundID(id)
 	}
@@ -166,6 +185,9 @@ func (s *Store) setValue(tableName string, create bool, id string, data gvariant
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKey("id", id); err != nil {
+		return nil, err
+	}
 	old := t.get(id)
 	var e *entry
 	switch {
@@ -183,6 +205,12 @@ func (s *Store) setValue(tableName string, create bool, id string, data gvariant
 func (s *Store) setPermission(tableName string, create bool, id, app string, perms []string) (*change, error) {
 	t, err := s.table(tableName)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKey("id", id); err != nil {
+		return nil, err
+	}
+	if err := checkKey("app id", app); err != nil {
 		return nil, err
 	}
 	old := t.get(id)

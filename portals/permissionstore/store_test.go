@@ -135,6 +135,8 @@ func TestStoreErrors(t *testing.T) {
 		{"table with slash", second2(s.List("../x")), ErrInvalidArgument},
 		{"table dot-dot", second2(s.List("..")), ErrInvalidArgument},
 		{"empty table name", second2(s.List("")), ErrInvalidArgument},
+		{"id too long", second2(s.setValue("t", true, strings.Repeat("x", 1<<16), defaultData)), ErrInvalidArgument},
+		{"app id too long", second2(s.setPermission("t", true, "x", strings.Repeat("a", 1<<16), nil)), ErrInvalidArgument},
 	} {
 		if !errors.Is(c.err, c.want) {
 			t.Errorf("%s: error = %v, want %v", c.name, c.err, c.want)
