@@ -86,7 +86,7 @@ func newClient(px *Proxy, c, bus *net.UnixConn) *client {
 // BEGIN, then messages. It returns on the first error or hang-up.
 func (cl *client) clientLoop() error {
 	rd := newReader(cl.c, cl.px.max)
-	defer rd.closeFDs()
+	defer rd.close()
 	if err := rd.fill(); err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func isBegin(l []byte) bool {
 // answered, then messages.
 func (cl *client) busLoop() error {
 	rd := newReader(cl.bus, MaxMessageSize)
-	defer rd.closeFDs()
+	defer rd.close()
 	for {
 		cl.mu.Lock()
 		authDone := cl.beginSeen && cl.authAnswered >= cl.authSent

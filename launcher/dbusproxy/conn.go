@@ -21,20 +21,30 @@ const (
 	flushAt       = 64 * 1024
 )
 
-// reader reads one side of a proxied connection: bytes into a growing
-// buffer, and the file descriptors that come with them into a queue.
-// It is used by one goroutine only.
+// Buffers of initialBufSize bytes are shared between clients: an idle
+// client holds none (most clients of a session bus are idle most of the
+// time), a busy one takes one per side while it has unread bytes.
+var (
+	bufPool = sync.Pool{New: func() any { b := make([]byte, initialBufSize); return &b }}
+	oobPool = sync.Pool{New: func() any { b := make([]byte, unix.CmsgSpace(maxFDsPerRead*4)); return &b }}
+)
+
+// reader reads one side of a proxied connection: bytes into a buffer, and
+// the file descriptors that come with them into a queue. It is used by one
+// goroutine only.
 type reader struct {
 	c    *net.UnixConn
-	buf  []byte
-	r, w int // buf[r:w] is unread
-	oob  []byte
+	rc   syscall.RawConn
+	buf  []byte // nil when idle; a pooled buffer, or a bigger one for a big message
+	r, w int    // buf[r:w] is unread
+	oob  *[]byte
 	fds  []int
 	max  int
 }
 
 func newReader(c *net.UnixConn, max int) *reader {
-	return &reader{c: c, buf: make([]byte, initialBufSize), oob: make([]byte, unix.CmsgSpace(maxFDsPerRead*4)), max: max}
+	rc, _ := c.SyscallConn() // cannot fail for a *net.UnixConn
+	return &reader{c: c, rc: rc, max: max}
 }
 
 // ensure makes room for n unread bytes at buf[r:].
@@ -42,45 +52,83 @@ func (rd *reader) ensure(n int) {
 	if len(rd.buf)-rd.r >= n {
 		return
 	}
-	if n <= len(rd.buf) && rd.w-rd.r < len(rd.buf)/2 {
+	if rd.buf != nil && n <= len(rd.buf) && rd.w-rd.r < len(rd.buf)/2 {
 		copy(rd.buf, rd.buf[rd.r:rd.w])
 		rd.w -= rd.r
 		rd.r = 0
 		return
 	}
-	nb := make([]byte, max(n, 2*len(rd.buf)))
+	var nb []byte
+	if n <= initialBufSize {
+		nb = *bufPool.Get().(*[]byte)
+	} else {
+		nb = make([]byte, max(n, 2*len(rd.buf)))
+	}
 	copy(nb, rd.buf[rd.r:rd.w])
+	rd.release()
 	rd.buf, rd.w, rd.r = nb, rd.w-rd.r, 0
 }
 
-// fill reads at least one more byte (and any fds sent with it).
+// release gives the buffer back (to the pool if it came from there).
+func (rd *reader) release() {
+	if len(rd.buf) == initialBufSize {
+		b := rd.buf
+		bufPool.Put(&b)
+	}
+	rd.buf = nil
+}
+
+// fill reads at least one more byte (and any fds sent with it). While it
+// waits for the peer, an empty buffer is given back.
 func (rd *reader) fill() error {
 	if rd.r == rd.w {
 		rd.r, rd.w = 0, 0
-		if len(rd.buf) > 256*1024 {
-			rd.buf = make([]byte, initialBufSize) // drop the memory of a huge message
+		if len(rd.buf) != initialBufSize {
+			rd.release() // drop the memory of a big message
 		}
 	}
 	if rd.w == len(rd.buf) {
 		rd.ensure(rd.w - rd.r + initialBufSize)
 	}
-	n, oobn, flags, _, err := rd.c.ReadMsgUnix(rd.buf[rd.w:], rd.oob)
+	var n, oobn, flags int
+	var rerr error
+	err := rd.rc.Read(func(fd uintptr) bool {
+		if rd.buf == nil {
+			rd.ensure(initialBufSize)
+		}
+		if rd.oob == nil {
+			rd.oob = oobPool.Get().(*[]byte)
+		}
+		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), rd.buf[rd.w:], *rd.oob, unix.MSG_CMSG_CLOEXEC)
+		if rerr == unix.EAGAIN {
+			if rd.r == rd.w {
+				rd.release()
+			}
+			oobPool.Put(rd.oob)
+			rd.oob = nil
+			return false // wait until readable
+		}
+		return rerr != unix.EINTR
+	})
+	if err == nil {
+		err = rerr
+	}
 	if oobn > 0 {
-		if perr := rd.parseRights(rd.oob[:oobn]); perr != nil {
+		if perr := rd.parseRights((*rd.oob)[:oobn]); perr != nil {
 			return perr
 		}
 	}
 	if flags&unix.MSG_CTRUNC != 0 {
 		return fmt.Errorf("%w: control message truncated", ErrFDs)
 	}
+	if err != nil {
+		return err
+	}
+	if n <= 0 {
+		return io.EOF
+	}
 	rd.w += n
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		err = io.EOF
-	}
-	return err
+	return nil
 }
 
 func (rd *reader) parseRights(oob []byte) error {
@@ -153,9 +201,16 @@ func (rd *reader) takeFDs(n uint32) ([]int, error) {
 	return fds, nil
 }
 
-func (rd *reader) closeFDs() {
+// close closes the queued fds and gives the buffers back.
+func (rd *reader) close() {
 	closeFDs(rd.fds)
 	rd.fds = nil
+	rd.r, rd.w = 0, 0
+	rd.release()
+	if rd.oob != nil {
+		oobPool.Put(rd.oob)
+		rd.oob = nil
+	}
 }
 
 func closeFDs(fds []int) {
@@ -207,6 +262,9 @@ func (b *batch) add(m []byte, fds []int) error {
 		}
 		return b.w.write(m, fds)
 	}
+	if b.buf == nil && len(m) <= initialBufSize {
+		b.buf = (*bufPool.Get().(*[]byte))[:0]
+	}
 	b.buf = append(b.buf, m...)
 	if len(b.buf) >= flushAt {
 		return b.flush()
@@ -219,11 +277,11 @@ func (b *batch) flush() error {
 		return nil
 	}
 	err := b.w.write(b.buf, nil)
-	if cap(b.buf) > 4*flushAt {
-		b.buf = nil
-	} else {
-		b.buf = b.buf[:0]
+	if cap(b.buf) == initialBufSize {
+		p := b.buf[:initialBufSize]
+		bufPool.Put(&p)
 	}
+	b.buf = nil
 	return err
 }
 

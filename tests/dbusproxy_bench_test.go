@@ -1,0 +1,150 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// Benchmarks of porthole dbus-proxy against xdg-dbus-proxy; bench/dbusproxy.sh
+// runs them in one go and prints the ratios.
+
+// BenchmarkDBusProxyRoundTrip measures one method call and its reply,
+// directly on the bus and through each proxy (filtering on, the
+// differential test's policy): to the bus driver (GetId) and to a peer
+// (Echo on a godbus service).
+func BenchmarkDBusProxyRoundTrip(b *testing.B) {
+	w := newDPWorld(b)
+	dir := b.TempDir()
+	socks := map[string]string{"direct": ""}
+	for _, which := range []string{"xdg", "ours"} {
+		socks[which] = dir + "/" + which
+		startDBusProxy(b, dbusProxyCommand(b, which), append([]string{w.addr, socks[which]}, w.args...)...)
+	}
+	for _, target := range []string{"bus", "peer"} {
+		for _, which := range []string{"direct", "xdg", "ours"} {
+			b.Run(target+"/"+which, func(b *testing.B) {
+				var c *dbus.Conn
+				if which == "direct" {
+					var err error
+					if c, err = dbus.Connect(w.addr); err != nil {
+						b.Fatal(err)
+					}
+					defer c.Close()
+				} else {
+					c = dbusProxyConnect(b, socks[which])
+				}
+				obj := c.BusObject()
+				method := "org.freedesktop.DBus.GetId"
+				var args []any
+				if target == "peer" {
+					obj = c.Object("org.test.Talk", "/org/test/Obj")
+					method, args = dpIface+".Echo", []any{"x"}
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := obj.Call(method, 0, args...).Err; err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDBusProxyStartup measures exec to the readiness byte on --fd,
+// then stops the proxy by closing the pipe.
+func BenchmarkDBusProxyStartup(b *testing.B) {
+	bus := newTestBus(b)
+	dir := b.TempDir()
+	for _, which := range []string{"xdg", "ours"} {
+		b.Run(which, func(b *testing.B) {
+			cmdline := dbusProxyCommand(b, which)
+			args := append([]string{bus.Address(), dir + "/" + which}, "--filter", "--own=org.example.App.*", "--talk=org.freedesktop.portal.*")
+			for i := 0; i < b.N; i++ {
+				r, w, err := os.Pipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cmd := exec.Command(cmdline[0], append(append(cmdline[1:], "--fd=3"), args...)...)
+				cmd.ExtraFiles = []*os.File{w}
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				w.Close()
+				var x [1]byte
+				if n, _ := r.Read(x[:]); n != 1 {
+					b.Fatal("no readiness byte")
+				}
+				b.StopTimer()
+				r.Close()
+				cmd.Wait()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkDBusProxyMemory reports the resident memory a proxy process
+// gains per connected client: 50 godbus clients warm it up (Go's heap grows
+// to its first GC goal there), then 100 more are measured, each after Hello
+// and one call. KiB-idle is the resident size with one client. Run it with
+// -benchtime=1x.
+func BenchmarkDBusProxyMemory(b *testing.B) {
+	w := newDPWorld(b)
+	dir := b.TempDir()
+	const warm, clients = 50, 100
+	for _, which := range []string{"xdg", "ours"} {
+		b.Run(which, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				sock := fmt.Sprintf("%s/%s%d", dir, which, i)
+				cmd := startDBusProxy(b, dbusProxyCommand(b, which), append([]string{w.addr, sock}, w.args...)...)
+				var conns []*dbus.Conn
+				connect := func(n int) {
+					for j := 0; j < n; j++ {
+						c, err := dbus.Connect("unix:path=" + sock)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := c.Object("org.test.Talk", "/org/test/Obj").Call(dpIface+".Echo", 0, "x").Err; err != nil {
+							b.Fatal(err)
+						}
+						conns = append(conns, c)
+					}
+				}
+				connect(1)
+				idle := rssKiB(b, cmd.Process.Pid)
+				connect(warm - 1)
+				before := rssKiB(b, cmd.Process.Pid)
+				connect(clients)
+				after := rssKiB(b, cmd.Process.Pid)
+				b.ReportMetric(float64(after-before)/clients, "KiB/client")
+				b.ReportMetric(float64(idle), "KiB-idle")
+				for _, c := range conns {
+					c.Close()
+				}
+			}
+		})
+	}
+}
+
+// rssKiB reads VmRSS of pid.
+func rssKiB(b *testing.B, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
