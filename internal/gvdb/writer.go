@@ -7,7 +7,9 @@ import (
 
 // HashTable is a hash table being built for a GVDB file. Keys keep the
 // position of their first insertion; setting a key again replaces its item
-// in place. A HashTable is not safe for concurrent use.
+// in place. A HashTable is not safe for concurrent use. As in gvdb, a
+// stored key (the part after its parent's key) records its length in 16
+// bits, so keys must be shorter than 64 KiB.
 //
 // Layout: gvdb's writer takes items in GLib hash table iteration order and
 // prepends each to its bucket's chain, so within one bucket items appear in
