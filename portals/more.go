@@ -27,6 +27,11 @@ func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 	if obj := s.backendObject("Print"); obj != nil {
 		list = append(list, portalEntry{"Print", 3, &printPortal{s: s, impl: obj}})
 	}
+	if obj := s.backendObject("Inhibit"); obj != nil {
+		p := &inhibit{s: s, impl: obj}
+		p.watch()
+		list = append(list, portalEntry{"Inhibit", 3, p})
+	}
 	return list
 }
 

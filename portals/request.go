@@ -259,13 +259,13 @@ func (o requestObject) Close(sender dbus.Sender) *dbus.Error {
 
 // newSession exports a Session from options["session_handle_token"].
 func (s *Server) newSession(c *caller, app *AppInfo, options map[string]dbus.Variant) (*Session, error) {
-	v, ok := options["session_handle_token"]
-	if !ok {
-		return nil, fmt.Errorf("%w: missing session_handle_token", ErrInvalidArgument)
-	}
-	token, ok := v.Value().(string)
-	if !ok {
-		return nil, fmt.Errorf("%w: session_handle_token must be a string", ErrInvalidArgument)
+	token := "t"
+	if v, ok := options["session_handle_token"]; ok {
+		t, ok := v.Value().(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: session_handle_token must be a string", ErrInvalidArgument)
+		}
+		token = t
 	}
 	ss := &Session{s: s, c: c, AppID: app.ID}
 	path, err := s.reserve(c, sessionBase, token, ss)

@@ -142,6 +142,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		conn.Close()
 		return nil, fmt.Errorf("watching callers: %w", err)
 	}
+	if err := conn.AddMatchSignal(dbus.WithMatchInterface(implPrefix+"Session"), dbus.WithMatchMember("Closed")); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("watching backend sessions: %w", err)
+	}
 	go s.dispatch(sigs)
 
 	if err := s.exportPortals(ctx); err != nil {
@@ -249,6 +253,10 @@ func (s *Server) dispatch(sigs chan *dbus.Signal) {
 					s.dropCaller(c)
 				}
 			}
+			continue
+		}
+		if sig.Name == implPrefix+"Session.Closed" {
+			s.implSessionClosed(sig)
 			continue
 		}
 		iface := sig.Name[:max(strings.LastIndexByte(sig.Name, '.'), 0)]
@@ -412,4 +420,23 @@ func (s *Server) backendObject(iface string) dbus.BusObject {
 		return nil
 	}
 	return s.conn.Object(be.DBusName, DesktopPath)
+}
+
+// implSessionClosed closes our session when its backend closed its side;
+// only the backend owning the session may do that.
+func (s *Server) implSessionClosed(sig *dbus.Signal) {
+	s.mu.Lock()
+	ss, _ := s.objects[sig.Path].(*Session)
+	s.mu.Unlock()
+	if ss == nil {
+		return
+	}
+	ss.mu.Lock()
+	dest := ss.implDest
+	ss.mu.Unlock()
+	var owner string
+	if dest == "" || s.conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, dest).Store(&owner) != nil || owner != sig.Sender {
+		return
+	}
+	go ss.close(true)
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/porthole-dev/porthole/portals"
 )
@@ -53,11 +54,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "porthole-portal:", err)
 		return 1
 	}
-	defer srv.Close()
 	select {
 	case <-ctx.Done():
-		return 0
 	case <-srv.Done():
-		return 0
 	}
+	// Closing ends pending requests; do not let a stuck peer delay exit.
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+	}
+	return 0
 }
