@@ -19,13 +19,21 @@
 //	ListRemoteRefs, ListMirrorRefs, SetMirrorRef
 //	MarkCommitPartial / ClearCommitPartial / IsCommitPartial
 //	Flush(ctx); ListObjects(ctx, fn); DeleteObject(ctx, name)
-//	Commit(ctx, repo, dir, CommitOptions)
+//	Commit(ctx, repo, dir, CommitOptions)         parallel hashing+compression
+//	Checkout(ctx, repo, refspec, dest, CheckoutOptions)
+//	Traverse(ctx, repo, commit, depth, set)        reachable objects
+//	Fsck(ctx, repo, FsckOptions) *FsckResult       each bad object by name
+//	Prune(ctx, repo, PruneOptions) *PruneResult    ostree's semantics
+//
+// Errors: ErrObjectNotFound, ErrRefNotFound, ErrCorrupt (and
+// *ChecksumMismatchError unwrapping to it; parse failures also wrap
+// object.ErrInvalid), ErrLocked, ErrUnsupported, ErrEscape (checkout).
 //
 // # Durability and concurrency
 //
 // Objects are staged in a private tmp/staging-* directory, verified, then
 // made durable with one syncfs and renamed into objects/XX/ by Flush (which
-// SetRef and Close call). A ref is written (temp file, fsync, rename) only
+// SetRef and Close call; [core] fsync=false skips the syncfs, as in ostree). A ref is written (temp file, fsync, rename) only
 // after the objects it needs are in place, so a crash at any point leaves a
 // repository that passes fsck; stray staging files are garbage. Writers hold
 // the shared lock on .lock while they have staged objects; prune takes it

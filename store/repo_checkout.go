@@ -382,6 +382,7 @@ func (co *checkouter) writeFile(ctx context.Context, dfd int, rel string, f obje
 	out := os.NewFile(uintptr(fd), f.Name)
 	defer out.Close()
 	bw := newBufWriter(out)
+	defer putBufWriter(bw)
 	if _, err := io.Copy(bw, rc); err != nil {
 		return objErr(name, err)
 	}

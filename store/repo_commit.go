@@ -300,7 +300,7 @@ func (c *committer) storeFile(ctx context.Context, f *commitFile) error {
 	if err != nil {
 		return fmt.Errorf("cannot commit %s: %w", f.path, err)
 	}
-	file := os.NewFile(uintptr(fd), f.path)
+	file := &rawFile{fd: fd, name: f.path}
 	defer file.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -390,8 +390,11 @@ func (c *committer) store(ctx context.Context, f *commitFile, h *object.FileHead
 	if ok, err := c.repo.HasObject(ctx, object.ObjectName{Checksum: f.sum, Type: object.TypeFile}); err != nil || ok {
 		return err
 	}
+	if err := h.Validate(); err != nil {
+		return fmt.Errorf("cannot commit %s: %w", f.path, err)
+	}
 	want := f.sum
-	if _, err := c.repo.WriteContent(ctx, *h, content, &want); err != nil {
+	if _, err := c.repo.writeContent(ctx, h, content, &want); err != nil {
 		var mm *ChecksumMismatchError
 		if errors.As(err, &mm) {
 			return fmt.Errorf("cannot commit %s: file changed while reading", f.path)

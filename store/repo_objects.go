@@ -68,10 +68,10 @@ func (r *Repo) HasObject(ctx context.Context, n object.ObjectName) (bool, error)
 
 // openObject opens an object file with O_NOFOLLOW (symlink objects need
 // lstat/readlink instead), retrying once if a flush moved it.
-func (r *Repo) openObject(n object.ObjectName) (*os.File, error) {
-	f, err := os.OpenFile(r.objectPath(n), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+func (r *Repo) openObject(n object.ObjectName) (*rawFile, error) {
+	f, err := openRaw(r.objectPath(n), unix.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		f, err = os.OpenFile(filepath.Join(r.objectsDir(), r.loosePath(n)), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		f, err = openRaw(filepath.Join(r.objectsDir(), r.loosePath(n)), unix.O_RDONLY|unix.O_NOFOLLOW, 0)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("object %s: %w", n, ErrObjectNotFound)
@@ -147,25 +147,25 @@ func (r *Repo) WriteMetadata(ctx context.Context, t object.ObjectType, data []by
 	}
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Chmod(0o644)
+		err = unix.Fchmod(f.fd, 0o644)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		os.Remove(f.name)
 		return c, fmt.Errorf("writing %s: %w", name, err)
 	}
-	return c, r.addPending(ctx, name, f.Name())
+	return c, r.addPending(ctx, name, f.name)
 }
 
 // stageFile creates a new file in the staging directory.
-func (r *Repo) stageFile(ctx context.Context) (*os.File, error) {
+func (r *Repo) stageFile(ctx context.Context) (*rawFile, error) {
 	dir, err := r.stagingDir(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return os.OpenFile(filepath.Join(dir, randName()), os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	return openRaw(filepath.Join(dir, randName()), unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
 }
 
 func randName() string {
@@ -234,7 +234,7 @@ func (r *Repo) Flush(ctx context.Context) error {
 		}
 		return nil
 	}
-	if err := syncFS(r.dir); err != nil {
+	if err := r.sync(); err != nil {
 		return fmt.Errorf("cannot sync repository: %w", err)
 	}
 	made := map[string]bool{}
@@ -252,7 +252,7 @@ func (r *Repo) Flush(ctx context.Context) error {
 		delete(r.pending, k)
 	}
 	r.pendingN = 0
-	if err := syncFS(r.dir); err != nil {
+	if err := r.sync(); err != nil {
 		return fmt.Errorf("cannot sync repository: %w", err)
 	}
 	if r.stUnlock != nil {
@@ -260,6 +260,15 @@ func (r *Repo) Flush(ctx context.Context) error {
 		r.stUnlock = nil
 	}
 	return nil
+}
+
+// sync is syncfs(2) on the repository's filesystem, skipped when the
+// config says [core] fsync=false (as ostree honours it).
+func (r *Repo) sync() error {
+	if v, ok := r.ConfigValue("core", "fsync"); ok && v == "false" {
+		return nil
+	}
+	return syncFS(r.dir)
 }
 
 func syncFS(dir string) error {
@@ -380,12 +389,13 @@ func (r *Repo) stageContent(ctx context.Context, h *object.FileHeader, content i
 			return path, hasher.Sum(), nil
 		}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	f, err := openRaw(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return "", sum, err
 	}
 	defer f.Close()
 	bw := newBufWriter(f)
+	defer putBufWriter(bw)
 	if content == nil {
 		content = bytes.NewReader(nil)
 	}
@@ -410,10 +420,10 @@ func (r *Repo) stageContent(ctx context.Context, h *object.FileHeader, content i
 	if err := bw.Flush(); err != nil {
 		return "", sum, err
 	}
-	fd := int(f.Fd())
+	fd := f.fd
 	switch r.mode {
 	case ModeArchive:
-		err = f.Chmod(0o644)
+		err = unix.Fchmod(fd, 0o644)
 	case ModeBareUser:
 		perm := uint32(0o644)
 		if h.IsRegular() {
@@ -472,10 +482,16 @@ func (r *Repo) WriteContent(ctx context.Context, hdr object.FileHeader, content 
 			return *want, err
 		}
 	}
+	return r.writeContent(ctx, &hdr, content, want)
+}
+
+// writeContent stages the object without first checking whether it
+// exists (callers did).
+func (r *Repo) writeContent(ctx context.Context, hdr *object.FileHeader, content io.Reader, want *object.Checksum) (object.Checksum, error) {
 	if hdr.IsSymlink() {
 		content = nil
 	}
-	path, sum, err := r.stageContent(ctx, &hdr, content)
+	path, sum, err := r.stageContent(ctx, hdr, content)
 	if err != nil {
 		return sum, fmt.Errorf("writing content object: %w", err)
 	}
@@ -517,7 +533,7 @@ func (r *Repo) WriteArchivedContent(ctx context.Context, filez io.Reader, want o
 	if err != nil {
 		return err
 	}
-	path := f.Name()
+	path := f.name
 	fail := func(err error) error {
 		f.Close()
 		os.Remove(path)
@@ -535,7 +551,7 @@ func (r *Repo) WriteArchivedContent(ctx context.Context, filez io.Reader, want o
 	if got := hasher.Sum(); got != want {
 		return fail(&ChecksumMismatchError{Object: name, Got: got})
 	}
-	if err := f.Chmod(0o644); err != nil {
+	if err := unix.Fchmod(f.fd, 0o644); err != nil {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
@@ -593,7 +609,7 @@ func (r *Repo) OpenContent(ctx context.Context, c object.Checksum) (object.FileH
 		return h, &closeBoth{rc, f}, nil
 	case ModeBareUser:
 		buf := make([]byte, 4096)
-		sz, err := unix.Fgetxattr(int(f.Fd()), "user.ostreemeta", buf)
+		sz, err := unix.Fgetxattr(f.fd, "user.ostreemeta", buf)
 		if err != nil {
 			f.Close()
 			return h, nil, &corruptError{n, fmt.Errorf("reading user.ostreemeta: %w", err)}
@@ -617,35 +633,30 @@ func (r *Repo) OpenContent(ctx context.Context, c object.Checksum) (object.FileH
 			return h, io.NopCloser(bytes.NewReader(nil)), nil
 		}
 	default:
-		fi, err := f.Stat()
+		st, err := f.Stat()
 		if err != nil {
 			f.Close()
 			return h, nil, err
 		}
-		h.Mode = object.ModeRegular | uint32(fi.Mode().Perm())
-		if fi.Mode()&fs.ModeSetuid != 0 {
-			h.Mode |= 0o4000
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			f.Close()
+			return h, nil, &corruptError{n, fmt.Errorf("%w: object is not a regular file", object.ErrInvalid)}
 		}
-		if fi.Mode()&fs.ModeSetgid != 0 {
-			h.Mode |= 0o2000
-		}
-		if fi.Mode()&fs.ModeSticky != 0 {
-			h.Mode |= 0o1000
-		}
+		h.Mode = object.ModeRegular | st.Mode&0o7777
 		if r.mode == ModeBare {
-			h.UID, h.GID = statOwner(fi)
-			if h.Xattrs, err = listXattrs(f.Name(), false); err != nil {
+			h.UID, h.GID = st.Uid, st.Gid
+			if h.Xattrs, err = listXattrs(f.name, false); err != nil {
 				f.Close()
 				return h, nil, err
 			}
 		}
 	}
-	fi, err := f.Stat()
+	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return h, nil, err
 	}
-	h.Size = uint64(fi.Size())
+	h.Size = uint64(st.Size)
 	return h, f, nil
 }
 
@@ -678,7 +689,7 @@ func (r *Repo) ReadArchivedContent(ctx context.Context, c object.Checksum) (io.R
 
 type closeBoth struct {
 	io.ReadCloser
-	f *os.File
+	f io.Closer
 }
 
 func (c *closeBoth) Close() error {

@@ -128,7 +128,7 @@ func Prune(ctx context.Context, repo *Repo, opts PruneOptions) (*PruneResult, er
 	}
 	if !opts.DryRun {
 		repo.cleanTmp()
-		if err := syncFS(repo.dir); err != nil {
+		if err := repo.sync(); err != nil {
 			return res, err
 		}
 	}

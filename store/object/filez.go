@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // maxHeaderSize bounds a content header (target and xattrs included), so a
@@ -34,13 +35,17 @@ func WriteFilez(w io.Writer, h *FileHeader, content io.Reader, level int) error 
 	if h.IsSymlink() {
 		return nil
 	}
-	zw, err := flate.NewWriter(w, level)
+	zw, err := getFlateWriter(w, level)
 	if err != nil {
 		return err
 	}
+	defer putFlateWriter(zw, level)
 	var n int64
 	if content != nil {
-		if n, err = io.Copy(zw, content); err != nil {
+		bp := copyBufPool.Get().(*[]byte)
+		n, err = io.CopyBuffer(zw, content, *bp)
+		copyBufPool.Put(bp)
+		if err != nil {
 			return err
 		}
 	}
@@ -48,6 +53,28 @@ func WriteFilez(w io.Writer, h *FileHeader, content io.Reader, level int) error 
 		return fmt.Errorf("content is %d bytes, header says %d", n, h.Size)
 	}
 	return zw.Close()
+}
+
+// flate writers are large (over half a megabyte of tables); reuse them.
+var flatePools [10]sync.Pool
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
+func getFlateWriter(w io.Writer, level int) (*flate.Writer, error) {
+	if level >= 0 && level < len(flatePools) {
+		if zw, ok := flatePools[level].Get().(*flate.Writer); ok {
+			zw.Reset(w)
+			return zw, nil
+		}
+	}
+	return flate.NewWriter(w, level)
+}
+
+func putFlateWriter(zw *flate.Writer, level int) {
+	if level >= 0 && level < len(flatePools) {
+		zw.Reset(io.Discard)
+		flatePools[level].Put(zw)
+	}
 }
 
 // ReadLengthPrefixed reads the BE u32 length, the 4 padding bytes and the
@@ -64,9 +91,13 @@ func ReadLengthPrefixed(r io.Reader) ([]byte, error) {
 	if binary.BigEndian.Uint32(pre[4:]) != 0 {
 		return nil, fmt.Errorf("%w: nonzero header padding", ErrInvalid)
 	}
-	hdr := make([]byte, n)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return nil, fmt.Errorf("%w: truncated header: %v", ErrInvalid, err)
+	// Grow with the data actually present rather than trusting n.
+	hdr, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading header: %v", ErrInvalid, err)
+	}
+	if len(hdr) != int(n) {
+		return nil, fmt.Errorf("%w: truncated header", ErrInvalid)
 	}
 	return hdr, nil
 }

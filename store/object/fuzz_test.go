@@ -87,12 +87,12 @@ func FuzzFilez(f *testing.F) {
 		if h.Validate() != nil {
 			t.Fatalf("accepted invalid header %+v", h)
 		}
-		content, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		content, err := io.ReadAll(io.LimitReader(r, 4<<10))
 		r.Close()
 		if err != nil {
 			return
 		}
-		if uint64(len(content)) != h.Size {
+		if len(content) < 4<<10 && uint64(len(content)) != h.Size {
 			t.Fatalf("content of %d bytes, header says %d", len(content), h.Size)
 		}
 	})
