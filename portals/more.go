@@ -32,6 +32,17 @@ func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 		p.watch()
 		list = append(list, portalEntry{"Inhibit", 3, p})
 	}
+	if obj := s.backendObject("Notification"); obj != nil {
+		v := uint32(1)
+		if p, err := obj.GetProperty(implPrefix + "Notification.version"); err == nil {
+			if u, ok := p.Value().(uint32); ok {
+				v = u
+			}
+		}
+		p := &notificationPortal{s: s, impl: obj, implVersion: v, getenv: s.getenv}
+		p.init()
+		list = append(list, portalEntry{"Notification", 2, p})
+	}
 	return list
 }
 
