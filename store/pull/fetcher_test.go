@@ -64,16 +64,17 @@ func TestHTTPFetcherStatusAndRetries(t *testing.T) {
 // connections than objects in flight.
 func TestPullKeepAlive(t *testing.T) {
 	served := copyRepo(t, filepath.Join(vectorsDir(t), "archive-repo"))
-	srv := serve(t, served)
 	var mu sync.Mutex
 	conns := map[net.Conn]bool{}
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
+	srv := serveWith(t, served, func(hs *http.Server) {
+		hs.ConnState = func(c net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				mu.Lock()
+				conns[c] = true
+				mu.Unlock()
+			}
 		}
-	}
+	})
 	r := initRepo(t, store.ModeArchive)
 	addVectorRemote(t, r, srv.URL)
 	const workers = 2

@@ -56,11 +56,14 @@ type server struct {
 	hook func(w http.ResponseWriter, r *http.Request) bool
 }
 
-func serve(t *testing.T, dir string) *server {
+func serve(t *testing.T, dir string) *server { return serveWith(t, dir, nil) }
+
+// serveWith is serve with a chance to configure the server before it starts.
+func serveWith(t *testing.T, dir string, configure func(*http.Server)) *server {
 	t.Helper()
 	s := &server{gets: map[string]int{}}
 	fs := http.FileServer(http.Dir(dir))
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.gets[strings.TrimPrefix(r.URL.Path, "/")]++
 		hook := s.hook
@@ -70,6 +73,10 @@ func serve(t *testing.T, dir string) *server {
 		}
 		fs.ServeHTTP(w, r)
 	}))
+	if configure != nil {
+		configure(s.Config)
+	}
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }
@@ -84,6 +91,12 @@ func (s *server) count(prefix string) int {
 		}
 	}
 	return n
+}
+
+func (s *server) setHook(h func(w http.ResponseWriter, r *http.Request) bool) {
+	s.mu.Lock()
+	s.hook = h
+	s.mu.Unlock()
 }
 
 func (s *server) reset() {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/porthole-dev/porthole/store"
@@ -260,18 +261,17 @@ func TestPullResumesAfterCancel(t *testing.T) {
 	r := initRepo(t, store.ModeBareUser)
 	addVectorRemote(t, r, srv.URL)
 	cctx, cancel := context.WithCancel(ctx)
-	var filez int
-	srv.hook = func(w http.ResponseWriter, req *http.Request) bool {
+	var filez atomic.Int32
+	srv.setHook(func(w http.ResponseWriter, req *http.Request) bool {
 		if strings.HasSuffix(req.URL.Path, ".filez") {
-			filez++
-			if filez > 2 {
+			if filez.Add(1) > 2 {
 				cancel()
 				http.Error(w, "gone away", http.StatusServiceUnavailable)
 				return true
 			}
 		}
 		return false
-	}
+	})
 	_, err := Pull(cctx, r, "origin", []string{"test"}, Options{Workers: 1})
 	if err == nil {
 		t.Fatal("interrupted pull succeeded")
@@ -289,7 +289,7 @@ func TestPullResumesAfterCancel(t *testing.T) {
 		stored["objects/"+n.LoosePath(true)] = true
 		return nil
 	})
-	srv.hook = nil
+	srv.setHook(nil)
 	srv.reset()
 	if _, err := Pull(ctx, r, "origin", []string{"test"}, Options{}); err != nil {
 		t.Fatal(err)

@@ -44,6 +44,9 @@ func parseBool(v string, def bool) bool {
 
 // LoadRemote reads the [remote "NAME"] group of repo's config.
 func LoadRemote(repo *store.Repo, name string) (*Remote, error) {
+	if err := object.ValidateRemoteName(name); err != nil {
+		return nil, err
+	}
 	cfg := repo.Config()
 	g := remoteGroup(name)
 	url, ok := cfg.Value(g, "url")
