@@ -43,6 +43,9 @@ func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 		p.init()
 		list = append(list, portalEntry{"Notification", 2, p})
 	}
+	if obj := s.backendObject("Background"); obj != nil {
+		list = append(list, portalEntry{"Background", 2, &background{s: s, getenv: s.getenv, status: map[string]string{}}})
+	}
 	return list
 }
 
