@@ -101,8 +101,7 @@ func runStoreCommit(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		opts.Metadata.Set(object.NewMetadataEntry(k, val))
 	}
-	ctxRepo := ctx
-	repo, err := openStoreRepo(ctxRepo, *repoPath)
+	repo, err := openStoreRepo(ctx, *repoPath)
 	if err != nil {
 		return storeFail(stderr, err)
 	}
@@ -118,16 +117,16 @@ func runStoreCommit(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		opts.Parent = &c
 	}
-	switch len(gpgKeys) {
-	case 0:
-	case 1:
-		s, err := sign.LoadHomeSigner(*gpgHome, gpgKeys[0])
+	var signers []*sign.Signer
+	for _, k := range gpgKeys {
+		s, err := sign.LoadSigner(k, *gpgHome)
 		if err != nil {
 			return storeFail(stderr, err)
 		}
-		opts.Signer = s
-	default:
-		return storeFail(stderr, errors.New("only one --gpg-sign key is supported; add more with gpg-sign"))
+		signers = append(signers, s)
+	}
+	if len(signers) > 0 {
+		opts.Signer = signers[0]
 	}
 	prog, done := storeProgress(stderr, "Committing")
 	opts.Progress = prog
@@ -135,6 +134,26 @@ func runStoreCommit(ctx context.Context, args []string, stdout, stderr io.Writer
 	done()
 	if err != nil {
 		return storeFail(stderr, err)
+	}
+	// Further keys append their signatures, as ostree does for repeated
+	// --gpg-sign.
+	for _, s := range signers[min(1, len(signers)):] {
+		data, err := repo.ReadMetadata(ctx, object.TypeCommit, sum)
+		if err != nil {
+			return storeFail(stderr, err)
+		}
+		sig, err := s.Sign(ctx, data)
+		if err != nil {
+			return storeFail(stderr, err)
+		}
+		old, _ := repo.ReadCommitMeta(ctx, sum)
+		meta, err := sign.AppendSignature(old, sig)
+		if err != nil {
+			return storeFail(stderr, err)
+		}
+		if err := repo.WriteCommitMeta(ctx, sum, meta); err != nil {
+			return storeFail(stderr, err)
+		}
 	}
 	if err := repo.Close(); err != nil {
 		return storeFail(stderr, err)

@@ -70,7 +70,11 @@ func printCommit(w io.Writer, c object.Checksum, cm *object.Commit) {
 	if e, ok := cm.Metadata.Lookup("version"); ok && e.Type == "s" && len(e.Value) > 0 {
 		fmt.Fprintf(w, "Version: %s\n", e.Value[:len(e.Value)-1])
 	}
-	fmt.Fprintf(w, "\n    %s\n\n", cm.Subject)
+	if cm.Subject == "" {
+		fmt.Fprint(w, "(no subject)\n\n")
+	} else {
+		fmt.Fprintf(w, "\n    %s\n\n", cm.Subject)
+	}
 	if cm.Body != "" {
 		for _, l := range strings.Split(cm.Body, "\n") {
 			fmt.Fprintf(w, "    %s\n", l)
