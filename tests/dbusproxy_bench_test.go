@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/porthole-dev/porthole/launcher/dbusproxy"
 )
 
 // Benchmarks of porthole dbus-proxy against xdg-dbus-proxy; bench/dbusproxy.sh
@@ -58,10 +60,34 @@ func BenchmarkDBusProxyRoundTrip(b *testing.B) {
 }
 
 // BenchmarkDBusProxyStartup measures exec to the readiness byte on --fd,
-// then stops the proxy by closing the pipe.
+// then stops the proxy by closing the pipe. "inprocess" is what a launcher
+// that serves the proxy from its own process pays: New, Listen, ready.
 func BenchmarkDBusProxyStartup(b *testing.B) {
 	bus := newTestBus(b)
 	dir := b.TempDir()
+	b.Run("inprocess", func(b *testing.B) {
+		p, err := dbusproxy.SessionBusPolicy("org.example.App", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i++ {
+			px, err := dbusproxy.New(bus.Address(), p, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			l, err := dbusproxy.Listen(dir + "/inprocess")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- px.Serve(ctx, l) }()
+			b.StopTimer()
+			cancel()
+			<-done
+			b.StartTimer()
+		}
+	})
 	for _, which := range []string{"xdg", "ours"} {
 		b.Run(which, func(b *testing.B) {
 			cmdline := dbusProxyCommand(b, which)

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Benchmarks porthole dbus-proxy against xdg-dbus-proxy (Debian's 0.1.4) in
+# one run and prints the ratios (porthole / xdg-dbus-proxy; below 1 is
+# better), then runs the 100 clients × 10,000 messages stress test.
+#
+#   bench/dbusproxy.sh [ROUNDS]     (default 5 rounds; medians are reported)
+#
+# Needs dbus-daemon and xdg-dbus-proxy. Runs only the dbusproxy test files,
+# so unrelated work in progress under tests/ cannot break it.
+set -eu
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+echo "== benchmarks ($rounds rounds, medians)" >&2
+go test tests/dbusproxy_helpers_test.go tests/dbusproxy_diff_test.go tests/dbusproxy_sys_test.go \
+	tests/dbusproxy_bench_test.go -run '^$' -bench 'DBusProxy(RoundTrip|Startup)' \
+	-benchtime=1s -count="$rounds" | grep '^Benchmark' | tee -a "$out" >&2
+go test tests/dbusproxy_helpers_test.go tests/dbusproxy_diff_test.go tests/dbusproxy_sys_test.go \
+	tests/dbusproxy_bench_test.go -run '^$' -bench 'DBusProxyMemory' \
+	-benchtime=1x -count=3 | grep '^Benchmark' | tee -a "$out" >&2
+
+python3 - "$out" <<'PY'
+import re, statistics, sys
+vals = {}
+for line in open(sys.argv[1]):
+    name = re.sub(r'-\d+$', '', line.split()[0]).replace('BenchmarkDBusProxy', '')
+    f = line.split()
+    for i in range(2, len(f) - 1):
+        if f[i + 1] in ('ns/op', 'KiB/client', 'KiB-idle'):
+            vals.setdefault((name, f[i + 1]), []).append(float(f[i]))
+med = {k: statistics.median(v) for k, v in vals.items()}
+def g(name, unit='ns/op'):
+    return med.get((name, unit))
+print()
+print('%-34s %14s %14s %8s' % ('metric', 'xdg-dbus-proxy', 'porthole', 'ratio'))
+def row(label, x, o, unit, scale=1.0):
+    if x is None or o is None:
+        return
+    print('%-34s %11.1f %s %11.1f %s %8.2f' % (label, x / scale, unit, o / scale, unit, o / x))
+for t in ('bus', 'peer'):
+    d, x, o = g('RoundTrip/%s/direct' % t), g('RoundTrip/%s/xdg' % t), g('RoundTrip/%s/ours' % t)
+    if None not in (d, x, o):
+        row('round trip to %s (total)' % t, x, o, 'us', 1000)
+        row('  overhead over direct', x - d, o - d, 'us', 1000)
+row('start-up to ready (exec)', g('Startup/xdg'), g('Startup/ours'), 'ms', 1e6)
+if g('Startup/inprocess') is not None and g('Startup/xdg') is not None:
+    row('start-up to ready (in process)', g('Startup/xdg'), g('Startup/inprocess'), 'ms', 1e6)
+row('memory per client (RSS)', g('Memory/xdg', 'KiB/client'), g('Memory/ours', 'KiB/client'), 'KiB')
+row('memory idle (RSS)', g('Memory/xdg', 'KiB-idle'), g('Memory/ours', 'KiB-idle'), 'KiB')
+PY
+
+echo >&2
+echo "== stress: 100 clients x 10,000 messages through the proxy" >&2
+go test ./launcher/dbusproxy -run 'TestConcurrentClients10k' -count=1 -v | grep -E '^(---|ok|FAIL)'
