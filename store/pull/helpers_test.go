@@ -56,10 +56,10 @@ type server struct {
 	hook func(w http.ResponseWriter, r *http.Request) bool
 }
 
-func serve(t *testing.T, dir string) *server { return serveWith(t, dir, nil) }
+func serve(t testing.TB, dir string) *server { return serveWith(t, dir, nil) }
 
 // serveWith is serve with a chance to configure the server before it starts.
-func serveWith(t *testing.T, dir string, configure func(*http.Server)) *server {
+func serveWith(t testing.TB, dir string, configure func(*http.Server)) *server {
 	t.Helper()
 	s := &server{gets: map[string]int{}}
 	fs := http.FileServer(http.Dir(dir))
