@@ -7,7 +7,7 @@
 //
 //	Init(ctx, dir, mode) / Open(ctx, dir) → *Repo; Close, Path, Mode
 //	Config() *Config (a copy); ConfigValue(group, key); UpdateConfig(fn)
-//	Lock(ctx, exclusive) (unlock, error)           flock on .lock
+//	Lock(ctx, exclusive) (unlock, error)           OFD lock on .lock, like ostree
 //	HasObject(ctx, object.ObjectName)
 //	ReadMetadata / WriteMetadata(ctx, type, data, want)
 //	WriteContent(ctx, hdr, content, want)          any mode

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -121,4 +122,26 @@ func TestConcurrentCommitters(t *testing.T) {
 	if !res.OK() || res.Commits != 4 {
 		t.Errorf("fsck: %+v", res)
 	}
+}
+
+// TestLockExcludesOstree: while we hold the exclusive lock, ostree prune
+// cannot take it; with our shared lock held, ostree commit still can.
+func TestLockExcludesOstree(t *testing.T) {
+	requireOstree(t)
+	ctx := context.Background()
+	repo, _ := sampleRepo(t, ModeArchive)
+	unlock, err := repo.Lock(ctx, true)
+	must(t, err)
+	cmd := exec.Command("ostree", "prune", "--repo="+repo.Path(), "--refs-only")
+	// ostree waits lock-timeout-secs (config) before giving up.
+	must(t, repo.UpdateConfig(func(c *Config) error { c.SetValue("core", "lock-timeout-secs", "1"); return nil }))
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("ostree prune ran while we held the exclusive lock:\n%s", out)
+	}
+	unlock()
+	unlock, err = repo.Lock(ctx, false)
+	must(t, err)
+	defer unlock()
+	tree := storetest.MakeTree(t, filepath.Join(t.TempDir(), "t"), storetest.TreeOptions{Variant: 9})
+	storetest.Ostree(t, "commit", "--repo="+repo.Path(), "-b", "x", "--tree=dir="+tree)
 }

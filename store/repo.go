@@ -198,25 +198,28 @@ func (r *Repo) UpdateConfig(fn func(cfg *Config) error) error {
 	return nil
 }
 
-// Lock takes the repository lock (flock on .lock): shared for writers of
-// objects and refs, exclusive for prune, as ostree does. It waits up to
+// Lock takes the repository lock (an open file description lock on
+// .lock, the kind ostree takes): shared for writers of objects and refs,
+// exclusive for prune, as ostree does. It waits up to
 // LockTimeout, then fails with ErrLocked. Call unlock exactly once.
 func (r *Repo) Lock(ctx context.Context, exclusive bool) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(r.dir, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cannot lock repository: %w", err)
 	}
-	how := unix.LOCK_SH
+	// Open file description locks, as ostree takes them, so ostree and
+	// porthole exclude each other.
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: 0}
 	if exclusive {
-		how = unix.LOCK_EX
+		lk.Type = unix.F_WRLCK
 	}
 	deadline := time.Now().Add(LockTimeout)
 	for delay := time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
-		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EINTR) {
 			f.Close()
 			return nil, fmt.Errorf("cannot lock repository: %w", err)
 		}
