@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -108,6 +109,15 @@ func (s *enterServer) handle(c *net.UnixConn, r *reaper, base execConfig) {
 	}
 	pid, err := r.spawn(ec, files[0], files[1], files[2], errW, nil)
 	errW.Close()
+	if errors.Is(err, errReported) {
+		var ie InitError
+		data := make([]byte, 4096)
+		k, _ := errR.Read(data)
+		errR.Close()
+		json.Unmarshal(data[:k], &ie)
+		enc.Encode(enterReply{Code: 1, Error: &ie})
+		return
+	}
 	if err != nil {
 		errR.Close()
 		enc.Encode(enterReply{Code: 1, Error: &InitError{Stage: "enter", Op: "spawn", Message: err.Error()}})

@@ -112,6 +112,22 @@ func initMain() int {
 	}
 
 	r := newReaper()
+	// Without cgo, pid 1 confines itself and starts commands directly from
+	// a spawner thread (whose bounding set is emptied first, while it can
+	// still be); with cgo (tests), each command goes through the exec stage.
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_GET_NO_NEW_PRIVS, 0, 0); e != syscall.ENOTSUP {
+		spawns := make(chan spawnReq)
+		ready := make(chan error)
+		go spawner(spawns, ready)
+		if err := <-ready; err != nil {
+			return report(fdError, "init", "dropping privileges", err)
+		}
+		if err := confineAllThreads(cfg.Seccomp); err != nil {
+			return report(fdError, "init", "dropping privileges", err)
+		}
+		r.spawns = spawns
+	}
+	trace("confined")
 	ec := execConfig{Args: spec.Args, Env: spec.Env, Cwd: cwd, Seccomp: cfg.Seccomp, NExtra: cfg.NExtra}
 	errW := os.NewFile(fdError, "error")
 	pid, err := r.spawn(ec, os.Stdin, os.Stdout, os.Stderr, errW, extra)
@@ -119,10 +135,13 @@ func initMain() int {
 	for _, e := range extra {
 		e.Close()
 	}
+	if errors.Is(err, errReported) {
+		return 1
+	}
 	if err != nil {
 		return report(fdError, "init", "starting exec stage", err)
 	}
-	trace("exec stage started")
+	trace("command started")
 	if enter != nil {
 		go enter.serve(r, ec)
 	}
@@ -145,6 +164,9 @@ func isatty(fd int) bool {
 // reaper is pid 1's child bookkeeping: it reaps every child and hands
 // the status of the ones it spawned to their waiters.
 type reaper struct {
+	// spawns, when set, goes to the spawner thread: pid 1 is confined
+	// and starts commands itself.
+	spawns  chan spawnReq
 	mu      sync.Mutex
 	waiters map[int]chan int
 	sigs    chan os.Signal
@@ -159,6 +181,19 @@ func newReaper() *reaper {
 // spawn starts an exec stage running ec with the given stdio. The
 // exec stage reports errors on errW.
 func (r *reaper) spawn(ec execConfig, stdin, stdout, stderr, errW *os.File, extra []*os.File) (int, error) {
+	if r.spawns != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		done := make(chan spawnResult, 1)
+		r.spawns <- spawnReq{ec, stdin, stdout, stderr, errW, extra, done}
+		res := <-done
+		if res.err != nil {
+			return 0, res.err
+		}
+		cmd := res.cmd
+		r.waiters[cmd.Process.Pid] = make(chan int, 1)
+		return cmd.Process.Pid, nil
+	}
 	cr, cw, err := os.Pipe()
 	if err != nil {
 		return 0, err

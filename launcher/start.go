@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -107,8 +108,15 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 			}
 		}
 	}
+	t0 := time.Now()
+	tracef := func(what string) {
+		if cfg.Trace {
+			fmt.Fprintf(os.Stderr, "trace: launcher %s %v\n", what, time.Since(t0))
+		}
+	}
 	if !spec.Seccomp.Disabled {
 		bpf, err := CompileSeccomp(spec.Seccomp)
+		tracef("seccomp compiled")
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +173,7 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	}
 	cfgR.Close()
 	errW.Close()
+	tracef("init started")
 	p := &Process{cmd: cmd, Pid: cmd.Process.Pid}
 
 	go func() {
@@ -172,6 +181,7 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 		cfgW.Close()
 	}()
 	data, _ := io.ReadAll(errR)
+	tracef("command exec'd")
 	if len(data) > 0 {
 		var ie InitError
 		if err := json.Unmarshal(data, &ie); err != nil {
