@@ -17,8 +17,8 @@ import (
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
 
-// storePorthole builds cmd/porthole once per test binary for the store tests.
-var storePorthole = sync.OnceValues(func() (string, error) {
+// spBuild builds cmd/porthole once per test binary for the store tests.
+var spBuild = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "porthole-store-bin-")
 	if err != nil {
 		return "", err
@@ -31,9 +31,9 @@ var storePorthole = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-func portholeBin(t testing.TB) string {
+func spBin(t testing.TB) string {
 	t.Helper()
-	bin, err := storePorthole()
+	bin, err := spBuild()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func portholeBin(t testing.TB) string {
 }
 
 // run runs name args and fails the test on error; it returns stdout.
-func run(t testing.TB, name string, args ...string) string {
+func spRun(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	var stdout, stderr bytes.Buffer
@@ -53,7 +53,7 @@ func run(t testing.TB, name string, args ...string) string {
 }
 
 // runFail runs a command that must fail and returns its stderr.
-func runFail(t testing.TB, name string, args ...string) string {
+func spFail(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	var out bytes.Buffer
@@ -64,21 +64,21 @@ func runFail(t testing.TB, name string, args ...string) string {
 	return out.String()
 }
 
-func porthole(t testing.TB, args ...string) string {
+func spPorthole(t testing.TB, args ...string) string {
 	t.Helper()
-	return run(t, portholeBin(t), append([]string{"store"}, args...)...)
+	return spRun(t, spBin(t), append([]string{"store"}, args...)...)
 }
 
-func ostreeCmd(t testing.TB, args ...string) string {
+func spOstree(t testing.TB, args ...string) string {
 	t.Helper()
 	testenv.RequireCommand(t, "ostree")
-	return run(t, "ostree", args...)
+	return spRun(t, "ostree", args...)
 }
 
 // gpgHome makes a GnuPG home (short path for the agent socket) holding an
 // unprotected key made by gpg itself; it returns the home, the key's
 // fingerprint and its exported public key file.
-func gpgHome(t *testing.T, algo string) (home, fpr, pub string) {
+func spGPGHome(t *testing.T, algo string) (home, fpr, pub string) {
 	t.Helper()
 	testenv.RequireCommand(t, "gpg")
 	home, err := os.MkdirTemp("", "gh")
@@ -90,22 +90,22 @@ func gpgHome(t *testing.T, algo string) (home, fpr, pub string) {
 		exec.Command("gpgconf", "--homedir", home, "--kill", "gpg-agent").Run()
 		os.RemoveAll(home)
 	})
-	run(t, "gpg", "--batch", "--homedir", home, "--passphrase", "", "--quick-gen-key", "Porthole Test <test@example.com>", algo, "sign", "never")
-	for _, line := range strings.Split(run(t, "gpg", "--batch", "--homedir", home, "--with-colons", "--list-keys"), "\n") {
+	spRun(t, "gpg", "--batch", "--homedir", home, "--passphrase", "", "--quick-gen-key", "Porthole Test <test@example.com>", algo, "sign", "never")
+	for _, line := range strings.Split(spRun(t, "gpg", "--batch", "--homedir", home, "--with-colons", "--list-keys"), "\n") {
 		if f := strings.Split(line, ":"); f[0] == "fpr" {
 			fpr = f[9]
 			break
 		}
 	}
 	pub = filepath.Join(t.TempDir(), "pub.gpg")
-	if err := os.WriteFile(pub, []byte(run(t, "gpg", "--batch", "--homedir", home, "--export", fpr)), 0o644); err != nil {
+	if err := os.WriteFile(pub, []byte(spRun(t, "gpg", "--batch", "--homedir", home, "--export", fpr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return home, fpr, pub
 }
 
 // sampleTree writes a small tree: files, an executable, a symlink, a subdir.
-func sampleTree(t *testing.T, nfiles int) string {
+func spTree(t *testing.T, nfiles int) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tree")
 	must := func(err error) {
@@ -128,7 +128,7 @@ func sampleTree(t *testing.T, nfiles int) string {
 
 // treeListing describes a checked-out tree: path, type, permission bits,
 // content or link target.
-func treeListing(t *testing.T, root string) string {
+func spListing(t *testing.T, root string) string {
 	t.Helper()
 	var b strings.Builder
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -158,17 +158,17 @@ func treeListing(t *testing.T, root string) string {
 	return b.String()
 }
 
-// objServer serves a directory on 127.0.0.1, counting GETs per path.
-type objServer struct {
+// spServer serves a directory on 127.0.0.1, counting GETs per path.
+type spServer struct {
 	*httptest.Server
 	mu   sync.Mutex
 	gets map[string]int
 	hook func(w http.ResponseWriter, r *http.Request) bool
 }
 
-func serveDir(t *testing.T, dir string) *objServer {
+func spServe(t *testing.T, dir string) *spServer {
 	t.Helper()
-	s := &objServer{gets: map[string]int{}}
+	s := &spServer{gets: map[string]int{}}
 	files := http.FileServer(http.Dir(dir))
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -184,13 +184,13 @@ func serveDir(t *testing.T, dir string) *objServer {
 	return s
 }
 
-func (s *objServer) setHook(h func(w http.ResponseWriter, r *http.Request) bool) {
+func (s *spServer) setHook(h func(w http.ResponseWriter, r *http.Request) bool) {
 	s.mu.Lock()
 	s.hook = h
 	s.mu.Unlock()
 }
 
-func (s *objServer) snapshot() map[string]int {
+func (s *spServer) snapshot() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]int{}
@@ -200,14 +200,14 @@ func (s *objServer) snapshot() map[string]int {
 	return out
 }
 
-func (s *objServer) reset() {
+func (s *spServer) reset() {
 	s.mu.Lock()
 	s.gets = map[string]int{}
 	s.mu.Unlock()
 }
 
 // vectorsRoot finds shared/vectors/ostree above the tests directory.
-func vectorsRoot(t *testing.T) string {
+func spVectors(t *testing.T) string {
 	t.Helper()
 	dir, _ := os.Getwd()
 	for {
@@ -226,11 +226,11 @@ func vectorsRoot(t *testing.T) string {
 }
 
 // copyVectorRepo copies a read-only vector repository to a writable place.
-func copyVectorRepo(t *testing.T, name string) string {
+func spCopyVector(t *testing.T, name string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), name)
-	run(t, "cp", "-a", filepath.Join(vectorsRoot(t), name), dst)
-	run(t, "chmod", "-R", "u+w", dst)
+	spRun(t, "cp", "-a", filepath.Join(spVectors(t), name), dst)
+	spRun(t, "chmod", "-R", "u+w", dst)
 	for _, d := range []string{"refs/heads", "refs/remotes", "refs/mirrors", "tmp", "state"} {
 		os.MkdirAll(filepath.Join(dst, d), 0o755)
 	}

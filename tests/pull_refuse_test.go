@@ -12,8 +12,8 @@ import (
 // signature and a missing summary.sig; no ref moves and the repository
 // stays consistent.
 func TestPullRefusesCLI(t *testing.T) {
-	key := filepath.Join(vectorsRoot(t), "gpg", "ostree-test-pub.gpg")
-	wrongKey := filepath.Join(vectorsRoot(t), "gpg", "go-crypto", "ed25519", "pub.gpg")
+	key := filepath.Join(spVectors(t), "gpg", "ostree-test-pub.gpg")
+	wrongKey := filepath.Join(spVectors(t), "gpg", "go-crypto", "ed25519", "pub.gpg")
 	cases := []struct {
 		name    string
 		key     string
@@ -45,26 +45,26 @@ func TestPullRefusesCLI(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			served := copyVectorRepo(t, "archive-repo")
+			served := spCopyVector(t, "archive-repo")
 			tc.prepare(t, served)
 			want := tc.want
 			if want == "@victim" {
 				b, _ := os.ReadFile(filepath.Join(served, "victim"))
 				want = string(b)
 			}
-			srv := serveDir(t, served)
+			srv := spServe(t, served)
 			local := filepath.Join(t.TempDir(), "local")
-			porthole(t, "init", "--repo="+local, "--mode=bare-user")
-			porthole(t, "remote", "add", "--repo="+local, "--gpg-import="+tc.key, "--set=gpg-verify-summary=true", "origin", srv.URL)
-			msg := runFail(t, portholeBin(t), "store", "pull", "--repo="+local, "--depth=-1", "origin", "test")
+			spPorthole(t, "init", "--repo="+local, "--mode=bare-user")
+			spPorthole(t, "remote", "add", "--repo="+local, "--gpg-import="+tc.key, "--set=gpg-verify-summary=true", "origin", srv.URL)
+			msg := spFail(t, spBin(t), "store", "pull", "--repo="+local, "--depth=-1", "origin", "test")
 			if !strings.Contains(msg, want) {
 				t.Errorf("pull error %q does not mention %q", msg, want)
 			}
-			if refs := porthole(t, "refs", "--repo="+local); strings.TrimSpace(refs) != "" {
+			if refs := spPorthole(t, "refs", "--repo="+local); strings.TrimSpace(refs) != "" {
 				t.Errorf("refs moved: %q", refs)
 			}
-			porthole(t, "fsck", "--repo="+local)
-			ostreeCmd(t, "--repo="+local, "fsck")
+			spPorthole(t, "fsck", "--repo="+local)
+			spOstree(t, "--repo="+local, "fsck")
 		})
 	}
 }

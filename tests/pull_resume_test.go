@@ -14,7 +14,7 @@ import (
 
 // looseObjects lists objects/XX/*.SUFFIX in a repo as served paths
 // ("objects/xx/….filez" for content, whatever the local mode).
-func looseObjects(t *testing.T, repo string) map[string]bool {
+func spLooseObjects(t *testing.T, repo string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	dirs, _ := filepath.Glob(filepath.Join(repo, "objects", "*"))
@@ -35,15 +35,15 @@ func looseObjects(t *testing.T, repo string) map[string]bool {
 // of a slow transfer, reruns it, and checks it completes without fetching
 // any object that was already stored, and that both fscks pass.
 func TestPullKill9Resume(t *testing.T) {
-	home, fpr, pub := gpgHome(t, "ed25519")
-	tree := sampleTree(t, 600)
+	home, fpr, pub := spGPGHome(t, "ed25519")
+	tree := spTree(t, 600)
 	work := t.TempDir()
 	served := filepath.Join(work, "served")
-	ostreeCmd(t, "--repo="+served, "init", "--mode=archive")
-	ostreeCmd(t, "--repo="+served, "commit", "-b", "main", "--tree=dir="+tree)
-	ostreeCmd(t, "--repo="+served, "gpg-sign", "--gpg-homedir="+home, "main", fpr)
-	ostreeCmd(t, "--repo="+served, "summary", "-u", "--gpg-sign="+fpr, "--gpg-homedir="+home)
-	srv := serveDir(t, served)
+	spOstree(t, "--repo="+served, "init", "--mode=archive")
+	spOstree(t, "--repo="+served, "commit", "-b", "main", "--tree=dir="+tree)
+	spOstree(t, "--repo="+served, "gpg-sign", "--gpg-homedir="+home, "main", fpr)
+	spOstree(t, "--repo="+served, "summary", "-u", "--gpg-sign="+fpr, "--gpg-homedir="+home)
+	srv := spServe(t, served)
 	release := make(chan struct{})
 	srv.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, ".filez") {
@@ -56,10 +56,10 @@ func TestPullKill9Resume(t *testing.T) {
 	})
 
 	local := filepath.Join(work, "local")
-	porthole(t, "init", "--repo="+local, "--mode=bare-user")
-	porthole(t, "remote", "add", "--repo="+local, "--gpg-import="+pub, "--set=gpg-verify-summary=true", "origin", srv.URL)
+	spPorthole(t, "init", "--repo="+local, "--mode=bare-user")
+	spPorthole(t, "remote", "add", "--repo="+local, "--gpg-import="+pub, "--set=gpg-verify-summary=true", "origin", srv.URL)
 
-	cmd := exec.Command(portholeBin(t), "store", "pull", "--repo="+local, "origin", "main")
+	cmd := exec.Command(spBin(t), "store", "pull", "--repo="+local, "origin", "main")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -68,7 +68,7 @@ func TestPullKill9Resume(t *testing.T) {
 	// Wait until content objects have been flushed into objects/, then kill.
 	var stored map[string]bool
 	for deadline := time.Now().Add(60 * time.Second); ; {
-		stored = looseObjects(t, local)
+		stored = spLooseObjects(t, local)
 		n := 0
 		for p := range stored {
 			if strings.HasSuffix(p, ".filez") {
@@ -90,26 +90,26 @@ func TestPullKill9Resume(t *testing.T) {
 	if err == nil {
 		t.Fatalf("pull finished before it was killed: %s", out.String())
 	}
-	stored = looseObjects(t, local) // what survived the kill
-	if refs := porthole(t, "refs", "--repo="+local); strings.TrimSpace(refs) != "" {
+	stored = spLooseObjects(t, local) // what survived the kill
+	if refs := spPorthole(t, "refs", "--repo="+local); strings.TrimSpace(refs) != "" {
 		t.Errorf("refs moved by a killed pull: %q", refs)
 	}
-	porthole(t, "fsck", "--repo="+local) // a partial commit is not an error
+	spPorthole(t, "fsck", "--repo="+local) // a partial commit is not an error
 
 	srv.reset()
-	porthole(t, "pull", "--repo="+local, "origin", "main")
+	spPorthole(t, "pull", "--repo="+local, "origin", "main")
 	for p, n := range srv.snapshot() {
 		if stored[p] && !strings.HasSuffix(p, ".commitmeta") {
 			t.Errorf("rerun fetched stored object %s (%d times)", p, n)
 		}
 	}
-	porthole(t, "fsck", "--repo="+local)
-	ostreeCmd(t, "--repo="+local, "fsck")
+	spPorthole(t, "fsck", "--repo="+local)
+	spOstree(t, "--repo="+local, "fsck")
 	if partial, _ := filepath.Glob(filepath.Join(local, "state", "*.commitpartial")); len(partial) != 0 {
 		t.Errorf("partial markers left: %v", partial)
 	}
-	got := strings.TrimSpace(porthole(t, "rev-parse", "--repo="+local, "origin:main"))
-	want := strings.TrimSpace(ostreeCmd(t, "--repo="+served, "rev-parse", "main"))
+	got := strings.TrimSpace(spPorthole(t, "rev-parse", "--repo="+local, "origin:main"))
+	want := strings.TrimSpace(spOstree(t, "--repo="+served, "rev-parse", "main"))
 	if got != want {
 		t.Errorf("origin:main = %s, want %s", got, want)
 	}

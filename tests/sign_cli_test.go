@@ -15,7 +15,7 @@ import (
 
 // goCryptoKey makes a key with go-crypto and writes its secret key file and
 // public key file.
-func goCryptoKey(t *testing.T) (fpr, secret, pub string) {
+func spGoCryptoKey(t *testing.T) (fpr, secret, pub string) {
 	t.Helper()
 	e, err := openpgp.NewEntity("Go Signer", "", "go@example.com", &packet.Config{RSABits: 3072, DefaultHash: crypto.SHA256})
 	if err != nil {
@@ -37,39 +37,39 @@ func goCryptoKey(t *testing.T) (fpr, secret, pub string) {
 // go-crypto key (key file) and a gpg-made key (GnuPG home); ostree verifies
 // the pull with either key alone and reports both signatures.
 func TestSignaturesFromBothKeySources(t *testing.T) {
-	goFpr, goSecret, goPub := goCryptoKey(t)
-	home, gpgFpr, gpgPub := gpgHome(t, "rsa2048")
-	tree := sampleTree(t, 5)
+	goFpr, goSecret, goPub := spGoCryptoKey(t)
+	home, gpgFpr, gpgPub := spGPGHome(t, "rsa2048")
+	tree := spTree(t, 5)
 	work := t.TempDir()
 	repo := filepath.Join(work, "served")
-	porthole(t, "init", "--repo="+repo, "--mode=archive")
-	porthole(t, "commit", "--repo="+repo, "-b", "main", "--gpg-sign="+goFpr, "--gpg-homedir="+goSecret, "--tree=dir="+tree)
-	porthole(t, "gpg-sign", "--repo="+repo, "main", gpgFpr, "--gpg-homedir="+home)
-	msg := runFail(t, portholeBin(t), "store", "gpg-sign", "--repo="+repo, "main", gpgFpr, "--gpg-homedir="+home)
+	spPorthole(t, "init", "--repo="+repo, "--mode=archive")
+	spPorthole(t, "commit", "--repo="+repo, "-b", "main", "--gpg-sign="+goFpr, "--gpg-homedir="+goSecret, "--tree=dir="+tree)
+	spPorthole(t, "gpg-sign", "--repo="+repo, "main", gpgFpr, "--gpg-homedir="+home)
+	msg := spFail(t, spBin(t), "store", "gpg-sign", "--repo="+repo, "main", gpgFpr, "--gpg-homedir="+home)
 	if !strings.Contains(msg, "already signed") {
 		t.Errorf("signing twice: %s", msg)
 	}
-	porthole(t, "summary", "--repo="+repo, "-u", "--gpg-sign="+goFpr, "--gpg-homedir="+goSecret)
-	porthole(t, "summary", "--repo="+repo, "--gpg-sign="+gpgFpr, "--gpg-homedir="+home)
-	srv := serveDir(t, repo)
+	spPorthole(t, "summary", "--repo="+repo, "-u", "--gpg-sign="+goFpr, "--gpg-homedir="+goSecret)
+	spPorthole(t, "summary", "--repo="+repo, "--gpg-sign="+gpgFpr, "--gpg-homedir="+home)
+	srv := spServe(t, repo)
 
 	for name, key := range map[string]string{"go-crypto": goPub, "gpg": gpgPub} {
 		t.Run(name, func(t *testing.T) {
 			client := filepath.Join(t.TempDir(), "client")
-			ostreeCmd(t, "--repo="+client, "init", "--mode=bare-user-only")
-			ostreeCmd(t, "--repo="+client, "remote", "add", "--gpg-import="+key, "--set=gpg-verify-summary=true", "origin", srv.URL)
-			ostreeCmd(t, "--repo="+client, "pull", "origin", "main")
-			show := ostreeCmd(t, "--repo="+client, "show", "origin:main")
+			spOstree(t, "--repo="+client, "init", "--mode=bare-user-only")
+			spOstree(t, "--repo="+client, "remote", "add", "--gpg-import="+key, "--set=gpg-verify-summary=true", "origin", srv.URL)
+			spOstree(t, "--repo="+client, "pull", "origin", "main")
+			show := spOstree(t, "--repo="+client, "show", "origin:main")
 			if !strings.Contains(show, "Found 2 signatures:") || !strings.Contains(show, "Good signature from") ||
 				!strings.Contains(show, "Can't check signature: public key not found") {
 				t.Errorf("ostree show:\n%s", show)
 			}
 			// Our own show prints the same report for the pulled commit.
 			local := filepath.Join(t.TempDir(), "local")
-			porthole(t, "init", "--repo="+local, "--mode=archive")
-			porthole(t, "remote", "add", "--repo="+local, "--gpg-import="+key, "--set=gpg-verify-summary=true", "origin", srv.URL)
-			porthole(t, "pull", "--repo="+local, "origin", "main")
-			ours := porthole(t, "show", "--repo="+local, "origin:main")
+			spPorthole(t, "init", "--repo="+local, "--mode=archive")
+			spPorthole(t, "remote", "add", "--repo="+local, "--gpg-import="+key, "--set=gpg-verify-summary=true", "origin", srv.URL)
+			spPorthole(t, "pull", "--repo="+local, "origin", "main")
+			ours := spPorthole(t, "show", "--repo="+local, "origin:main")
 			if sigs := show[strings.Index(show, "Found"):]; !strings.Contains(ours, sigs) {
 				t.Errorf("porthole store show:\n%s\nwant the signature report\n%s", ours, sigs)
 			}
@@ -78,13 +78,13 @@ func TestSignaturesFromBothKeySources(t *testing.T) {
 }
 
 func TestProtectedKeyRefused(t *testing.T) {
-	home, _, _ := gpgHome(t, "ed25519")
-	run(t, "gpg", "--batch", "--homedir", home, "--pinentry-mode", "loopback", "--passphrase", "secret",
+	home, _, _ := spGPGHome(t, "ed25519")
+	spRun(t, "gpg", "--batch", "--homedir", home, "--pinentry-mode", "loopback", "--passphrase", "secret",
 		"--quick-gen-key", "Locked <locked@example.com>", "ed25519", "sign", "never")
 	repo := filepath.Join(t.TempDir(), "repo")
-	porthole(t, "init", "--repo="+repo, "--mode=archive")
-	porthole(t, "commit", "--repo="+repo, "-b", "main", "--tree=dir="+sampleTree(t, 1))
-	msg := runFail(t, portholeBin(t), "store", "gpg-sign", "--repo="+repo, "main", "locked@example.com", "--gpg-homedir="+home)
+	spPorthole(t, "init", "--repo="+repo, "--mode=archive")
+	spPorthole(t, "commit", "--repo="+repo, "-b", "main", "--tree=dir="+spTree(t, 1))
+	msg := spFail(t, spBin(t), "store", "gpg-sign", "--repo="+repo, "main", "locked@example.com", "--gpg-homedir="+home)
 	if !strings.Contains(msg, "passphrase-protected") {
 		t.Errorf("protected key: %s", msg)
 	}
