@@ -28,6 +28,12 @@ var commands = map[string]command{
 	"ps":         {"Enumerate running sandboxes", runPs},
 	"kill":       {"Stop a running application", runKill},
 	"enter":      {"Enter the namespace of a running application", runEnter},
+
+	"build-init":        {"Initialize a directory for building", runBuildInit},
+	"build-finish":      {"Finish a build directory for export", runBuildFinish},
+	"build-export":      {"Export a build directory to a repository", runBuildExport},
+	"build-sign":        {"Sign an application or runtime", runBuildSign},
+	"build-update-repo": {"Update the summary file in a repository", runBuildUpdateRepo},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
