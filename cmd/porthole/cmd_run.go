@@ -247,12 +247,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(res.InstanceDir)
 	if os.Getenv("PORTHOLE_DEBUG") != "" {
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "porthole: %s\n", w)
 		}
 	}
+	if out := os.Getenv("PORTHOLE_SPEC_OUT"); out != "" {
+		// Benchmarks and debugging: write the sandbox spec, do not run it.
+		data, _ := json.MarshalIndent(res.Spec, "", "  ")
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			fmt.Fprintf(stderr, "error: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	defer os.RemoveAll(res.InstanceDir)
 	t1 := time.Now()
 	p, err := launcher.Start(ctx, res.Spec, launcher.Options{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	if trace {
