@@ -65,6 +65,14 @@ func TestFsckNamesEveryCorruptObject(t *testing.T) {
 			if len(res.Missing) != 1 || res.Missing[0].Object != victim || len(res.Partial) != 1 {
 				t.Errorf("missing %s: fsck = %+v", victim, res)
 			}
+			// A ref to a missing commit is reported.
+			ghost := object.Sum([]byte("ghost"))
+			must(t, repo.SetRef(ctx, "", "ghost", &ghost))
+			res, err = Fsck(ctx, repo, FsckOptions{})
+			must(t, err)
+			if len(res.BadRefs) != 1 || res.BadRefs[0] != "ghost" || res.OK() {
+				t.Errorf("dangling ref: fsck = %+v", res)
+			}
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"strings"
@@ -29,10 +28,12 @@ type configLine struct {
 func ParseConfig(data []byte) (*Config, error) {
 	c := &Config{}
 	var cur *configGroup
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	for i, line := range lines {
+		n := i + 1
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case trimmed == "" || trimmed[0] == '#':
@@ -55,7 +56,7 @@ func ParseConfig(data []byte) (*Config, error) {
 			cur.lines = append(cur.lines, configLine{key: strings.TrimSpace(k), value: unescapeValue(strings.TrimLeft(v, " \t"))})
 		}
 	}
-	return c, sc.Err()
+	return c, nil
 }
 
 func unescapeValue(v string) string {

@@ -39,10 +39,15 @@ type FsckResult struct {
 	Missing []FsckProblem // objects a complete commit needs but that are absent
 	Partial []object.Checksum
 	Deleted []object.ObjectName
+	// BadRefs lists refs ("REF", "REMOTE:REF", "COLLECTION:REF" for
+	// mirrors) whose commit is missing.
+	BadRefs []string
 }
 
 // OK reports whether no problem was found.
-func (r *FsckResult) OK() bool { return len(r.Corrupt) == 0 && len(r.Missing) == 0 }
+func (r *FsckResult) OK() bool {
+	return len(r.Corrupt) == 0 && len(r.Missing) == 0 && len(r.BadRefs) == 0
+}
 
 // Fsck verifies every stored object against its checksum (in parallel) and
 // checks that every commit not marked partial has all its objects.
@@ -146,7 +151,39 @@ func Fsck(ctx context.Context, repo *Repo, opts FsckOptions) (*FsckResult, error
 		}
 	}
 	sort.Slice(res.Missing, func(i, j int) bool { return res.Missing[i].Object.String() < res.Missing[j].Object.String() })
+	if err := repo.checkRefs(ctx, res); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// checkRefs records refs whose commit object is absent.
+func (r *Repo) checkRefs(ctx context.Context, res *FsckResult) error {
+	heads, err := r.ListRefs(ctx, "")
+	if err != nil {
+		return err
+	}
+	remotes, err := r.ListRemoteRefs(ctx)
+	if err != nil {
+		return err
+	}
+	mirrors, err := r.ListMirrorRefs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range []map[string]object.Checksum{heads, remotes, mirrors} {
+		for name, c := range m {
+			ok, err := r.HasObject(ctx, object.ObjectName{Checksum: c, Type: object.TypeCommit})
+			if err != nil {
+				return err
+			}
+			if !ok {
+				res.BadRefs = append(res.BadRefs, name)
+			}
+		}
+	}
+	sort.Strings(res.BadRefs)
+	return nil
 }
 
 // verifyObject re-hashes one stored object and parses it strictly.

@@ -38,6 +38,9 @@ func runStoreFsck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, p := range res.Missing {
 		fmt.Fprintf(stderr, "error: missing object %s\n", p.Object)
 	}
+	for _, ref := range res.BadRefs {
+		fmt.Fprintf(stderr, "error: ref %s points to a missing commit\n", ref)
+	}
 	for _, n := range res.Deleted {
 		fmt.Fprintf(stdout, "Deleted corrupted object %s\n", n)
 	}
@@ -45,7 +48,7 @@ func runStoreFsck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "Checked %d objects in %d commits; %d partial\n", res.Objects, res.Commits, len(res.Partial))
 	}
 	if !res.OK() {
-		fmt.Fprintf(stderr, "error: %d corrupted and %d missing objects\n", len(res.Corrupt), len(res.Missing))
+		fmt.Fprintf(stderr, "error: %d corrupted and %d missing objects, %d bad refs\n", len(res.Corrupt), len(res.Missing), len(res.BadRefs))
 		return 1
 	}
 	return 0
