@@ -49,6 +49,7 @@ func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 	if obj := s.backendObject("AppChooser"); obj != nil {
 		list = append(list, portalEntry{"OpenURI", 5, &openURI{s: s, impl: obj, db: desktopDB{getenv: s.getenv}, docs: docs}})
 	}
+	list = append(list, portalEntry{"Location", 1, &location{s: s, byClient: map[dbus.ObjectPath]*Session{}}})
 	return list
 }
 

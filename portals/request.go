@@ -47,6 +47,7 @@ type Session struct {
 	done     bool
 	implDest string
 	onClose  func()
+	data     any // portal-specific state
 }
 
 func escapeSender(name string) string {
