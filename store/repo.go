@@ -67,10 +67,10 @@ type Repo struct {
 
 	// staging of object writes, see repo_objects.go
 	stMu     sync.Mutex
-	stDir    string               // tmp/staging-XXXX, created lazily
-	pending  map[stagedKey]string // staged object → file in stDir
+	staging  *stagingDirHandle    // tmp/staging-XXXX, created lazily
+	cleaned  bool                 // stale staging directories removed once
+	pending  map[stagedKey]string // staged object → file in the staging dir
 	stUnlock func()               // shared lock held while objects are staged
-	stDirs   map[string]struct{}  // objects/XX dirs touched since the last sync
 	pendingN int
 }
 
@@ -138,7 +138,7 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 	for _, d := range []string{"tmp", "state", "refs/heads", "refs/remotes", "refs/mirrors"} {
 		os.MkdirAll(filepath.Join(abs, d), 0o755)
 	}
-	return &Repo{dir: abs, mode: mode, cfg: cfg, pending: map[stagedKey]string{}, stDirs: map[string]struct{}{}}, nil
+	return &Repo{dir: abs, mode: mode, cfg: cfg, pending: map[stagedKey]string{}}, nil
 }
 
 // Close writes out staged objects (see Flush) and releases the repo's
@@ -146,9 +146,9 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 func (r *Repo) Close() error {
 	err := r.Flush(context.Background())
 	r.stMu.Lock()
-	if r.stDir != "" {
-		os.RemoveAll(r.stDir)
-		r.stDir = ""
+	if r.staging != nil && len(r.pending) == 0 {
+		r.staging.release()
+		r.staging = nil
 	}
 	r.stMu.Unlock()
 	return err

@@ -174,8 +174,9 @@ func randName() string {
 	return hex.EncodeToString(b[:])
 }
 
-// stagingDir returns the staging directory, taking the shared repository
-// lock first (held until Flush) so prune cannot remove it under us.
+// stagingDir returns the Repo's staging directory (see staging.go),
+// taking the shared repository lock first (held until Flush) so prune
+// waits for the objects to be in place.
 func (r *Repo) stagingDir(ctx context.Context) (string, error) {
 	r.stMu.Lock()
 	defer r.stMu.Unlock()
@@ -185,21 +186,16 @@ func (r *Repo) stagingDir(ctx context.Context) (string, error) {
 			return "", err
 		}
 		r.stUnlock = unlock
-		if r.stDir != "" {
-			if err := os.MkdirAll(r.stDir, 0o700); err != nil {
-				return "", fmt.Errorf("cannot create staging directory: %w", err)
-			}
-		}
 	}
-	if r.stDir != "" {
-		return r.stDir, nil
+	if r.staging != nil {
+		return r.staging.path, nil
 	}
-	dir, err := os.MkdirTemp(filepath.Join(r.dir, "tmp"), "staging-")
+	h, err := newStagingDir(r.dir)
 	if err != nil {
-		return "", fmt.Errorf("cannot create staging directory: %w", err)
+		return "", err
 	}
-	r.stDir = dir
-	return dir, nil
+	r.staging = h
+	return h.path, nil
 }
 
 // addPending records a verified staged file as the object name.
@@ -258,6 +254,14 @@ func (r *Repo) Flush(ctx context.Context) error {
 	if r.stUnlock != nil {
 		r.stUnlock()
 		r.stUnlock = nil
+	}
+	if !r.cleaned {
+		r.cleaned = true
+		own := ""
+		if r.staging != nil {
+			own = r.staging.path
+		}
+		cleanStaleStaging(r.dir, own)
 	}
 	return nil
 }

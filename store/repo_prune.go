@@ -3,9 +3,7 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/porthole-dev/porthole/store/object"
@@ -162,20 +160,15 @@ func (r *Repo) deleteCommit(ctx context.Context, c object.Checksum, dry bool, re
 	return r.ClearCommitPartial(ctx, c)
 }
 
-// cleanTmp removes staging directories left by crashed writers. Called
-// with the exclusive lock held, so no live writer owns one (a live Repo
-// holds the shared lock while it has staged objects).
+// cleanTmp removes staging directories left by dead writers.
 func (r *Repo) cleanTmp() {
-	ents, _ := os.ReadDir(filepath.Join(r.dir, "tmp"))
 	r.stMu.Lock()
-	own := r.stDir
-	r.stMu.Unlock()
-	for _, e := range ents {
-		p := filepath.Join(r.dir, "tmp", e.Name())
-		if strings.HasPrefix(e.Name(), "staging-") && p != own {
-			os.RemoveAll(p)
-		}
+	own := ""
+	if r.staging != nil {
+		own = r.staging.path
 	}
+	r.stMu.Unlock()
+	cleanStaleStaging(r.dir, own)
 }
 
 // reachYounger adds head and its ancestors not older than cutoff (with
