@@ -31,13 +31,18 @@
 //
 // # Durability and concurrency
 //
-// Objects are staged in a private tmp/staging-* directory, verified, then
-// made durable with one syncfs and renamed into objects/XX/ by Flush (which
-// SetRef and Close call; [core] fsync=false skips the syncfs, as in ostree). A ref is written (temp file, fsync, rename) only
-// after the objects it needs are in place, so a crash at any point leaves a
-// repository that passes fsck; stray staging files are garbage. Writers hold
-// the shared lock on .lock while they have staged objects; prune takes it
-// exclusively.
+// Objects are staged in the writer's own tmp/staging-* directory (held
+// with an flock), verified, then made durable with one syncfs and renamed
+// into objects/XX/ by Flush (which SetRef and Close call; [core]
+// fsync=false skips the syncfs, as in ostree). A ref is written (temp file,
+// fsync, rename) only after the objects it needs are in place, so a crash
+// at any point, kill -9 included, leaves a repository that passes fsck; the
+// dead writer's staging directory is removed by the next Flush or prune.
+// Writers hold the shared repository lock (an OFD lock on .lock, which
+// ostree also takes) from their first staged object until Flush, and
+// Commit holds it throughout; prune takes it exclusively. Callers that
+// write many objects through the Repo API (pull) should hold
+// Lock(ctx, false) for the whole operation too.
 //
 // # Glossary
 //
