@@ -249,3 +249,18 @@ func TestTruncatedAndGarbageObjects(t *testing.T) {
 		t.Errorf("ReadArchivedContent(dirtree checksum) succeeded")
 	}
 }
+
+func TestCheckoutSubpathFile(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []Mode{ModeArchive, ModeBareUserOnly} {
+		repo, _ := sampleRepo(t, mode)
+		dest := filepath.Join(t.TempDir(), "out.txt")
+		must(t, Checkout(ctx, repo, "main", dest, CheckoutOptions{UserMode: true, Subpath: "/a/b/c/d/deep.txt"}))
+		if b, err := os.ReadFile(dest); err != nil || string(b) != "deep\n" {
+			t.Errorf("%s: subpath file = %q, %v", mode, b, err)
+		}
+		if err := Checkout(ctx, repo, "main", filepath.Join(t.TempDir(), "x"), CheckoutOptions{UserMode: true, Subpath: "/nope"}); !errors.Is(err, ErrObjectNotFound) {
+			t.Errorf("missing subpath: %v", err)
+		}
+	}
+}

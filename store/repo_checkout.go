@@ -67,8 +67,10 @@ func Checkout(ctx context.Context, repo *Repo, refspec, dest string, opts Checko
 		return &corruptError{object.ObjectName{Checksum: sum, Type: object.TypeCommit}, err}
 	}
 	tree, meta := cm.RootTree, cm.RootMeta
+	var single *object.TreeFile // --subpath naming a file
 	if sp := strings.Trim(path.Clean("/"+opts.Subpath), "/"); sp != "" {
-		for _, comp := range strings.Split(sp, "/") {
+		comps := strings.Split(sp, "/")
+		for i, comp := range comps {
 			t, err := repo.readDirTree(ctx, tree)
 			if err != nil {
 				return err
@@ -80,8 +82,14 @@ func Checkout(ctx context.Context, repo *Repo, refspec, dest string, opts Checko
 					break
 				}
 			}
+			for _, f := range t.Files {
+				if f.Name == comp && i == len(comps)-1 {
+					single, found = &f, true
+					break
+				}
+			}
 			if !found {
-				return fmt.Errorf("subpath %s: no such directory in commit %s: %w", opts.Subpath, sum, ErrObjectNotFound)
+				return fmt.Errorf("subpath %s: not in commit %s: %w", opts.Subpath, sum, ErrObjectNotFound)
 			}
 		}
 	}
@@ -95,6 +103,9 @@ func Checkout(ctx context.Context, repo *Repo, refspec, dest string, opts Checko
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err
+	}
+	if single != nil {
+		return checkoutFile(ctx, repo, *single, dest, &opts)
 	}
 	if err := unix.Mkdir(dest, 0o700); err != nil && !(opts.Union && errors.Is(err, unix.EEXIST)) {
 		return fmt.Errorf("cannot check out to %s: %w", dest, err)
@@ -443,6 +454,26 @@ func (co *checkouter) applyDirMeta(d coDir) error {
 	}
 	if err := unix.Fchmod(fd, mode); err != nil {
 		return fmt.Errorf("cannot check out %s: %w", filepath.Join(co.dest, d.rel), err)
+	}
+	return nil
+}
+
+// checkoutFile writes one file of a commit to dest.
+func checkoutFile(ctx context.Context, repo *Repo, f object.TreeFile, dest string, opts *CheckoutOptions) error {
+	parent, err := unix.Open(filepath.Dir(dest), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cannot check out to %s: %w", dest, err)
+	}
+	defer unix.Close(parent)
+	co := &checkouter{repo: repo, opts: opts, destfd: parent, dest: filepath.Dir(dest)}
+	co.hardlink = opts.UserMode && (repo.mode == ModeBareUserOnly || repo.mode == ModeBareUser) ||
+		!opts.UserMode && repo.mode == ModeBare
+	if opts.RequireHardlinks && !co.hardlink {
+		return fmt.Errorf("cannot check out %s with hard links from a %s repository in this mode: %w", dest, repo.mode, ErrUnsupported)
+	}
+	f.Name = filepath.Base(dest)
+	if err := co.writeFile(ctx, parent, "", f); err != nil {
+		return fmt.Errorf("cannot check out %s: %w", dest, err)
 	}
 	return nil
 }
