@@ -52,5 +52,3 @@ func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 	list = append(list, portalEntry{"Location", 1, &location{s: s, byClient: map[dbus.ObjectPath]*Session{}}})
 	return list
 }
-
-var _ dbus.BusObject

@@ -2,7 +2,6 @@ package portals
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -242,5 +241,3 @@ func lookupProxy(getenv Env, uri string) []string {
 	}
 	return []string{proxy}
 }
-
-var _ = context.Background

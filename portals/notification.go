@@ -1,10 +1,8 @@
 package portals
 
 import (
-	"context"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -494,6 +492,3 @@ func (p *notificationPortal) init() {
 		_ = p.s.sendTo(dest, DesktopPath, portalIface+"Notification.ActionInvoked", id, action, params)
 	})
 }
-
-var _ = fmt.Sprintf
-var _ = context.Background

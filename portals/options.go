@@ -61,11 +61,3 @@ func optUint(opts map[string]dbus.Variant, key string) (uint32, bool) {
 	u, ok := opts[key].Value().(uint32)
 	return u, ok
 }
-
-// checkLen rejects string options longer than n characters.
-func checkLen(opts map[string]dbus.Variant, key string, n int) error {
-	if s, ok := opts[key].Value().(string); ok && len([]rune(s)) > n {
-		return fmt.Errorf("%w: %s longer than %d characters", ErrInvalidArgument, key, n)
-	}
-	return nil
-}

@@ -2,8 +2,6 @@ package portals
 
 import (
 	"context"
-
-	"github.com/godbus/dbus/v5"
 )
 
 // exportPortal exports obj as org.freedesktop.portal.<name> on the
@@ -67,5 +65,3 @@ type portalEntry struct {
 	version uint32
 	obj     any
 }
-
-var _ = dbus.ObjectPath("")

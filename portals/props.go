@@ -38,18 +38,6 @@ func (p *properties) export() error {
 	return nil
 }
 
-// emitChanged announces a new value of a desktop-object property.
-func (p *properties) emitChanged(iface, name string) {
-	p.mu.Lock()
-	get := p.m[iface][name]
-	p.mu.Unlock()
-	if get == nil {
-		return
-	}
-	_ = p.s.conn.Emit(DesktopPath, "org.freedesktop.DBus.Properties.PropertiesChanged", iface,
-		map[string]dbus.Variant{name: get()}, []string{})
-}
-
 type propsObject struct{ p *properties }
 
 func (o propsObject) Get(iface, name string) (dbus.Variant, *dbus.Error) {

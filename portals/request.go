@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -336,5 +335,3 @@ func (o sessionObject) Close(sender dbus.Sender) *dbus.Error {
 	o.ss.close(false)
 	return nil
 }
-
-var errBadOption = errors.New("bad option")
