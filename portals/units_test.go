@@ -198,4 +198,3 @@ func goMethods(obj any) map[string]string {
 	}
 	return out
 }
-
