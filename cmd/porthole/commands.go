@@ -34,6 +34,18 @@ var commands = map[string]command{
 	"build-export":      {"Export a build directory to a repository", runBuildExport},
 	"build-sign":        {"Sign an application or runtime", runBuildSign},
 	"build-update-repo": {"Update the summary file in a repository", runBuildUpdateRepo},
+	"remote-add":        {"Add a new remote repository (by URL)", runRemoteAdd},
+	"remotes":           {"List all configured remotes", runRemotes},
+	"remote-modify":     {"Modify properties of a configured remote", runRemoteModify},
+	"remote-delete":     {"Delete a configured remote", runRemoteDelete},
+	"remote-ls":         {"List contents of a configured remote", runRemoteLs},
+	"remote-info":       {"Show information about a remote app or runtime", runRemoteInfo},
+	"install":           {"Install an application or runtime", runInstall},
+	"update":            {"Update an installed application or runtime", runUpdate},
+	"uninstall":         {"Uninstall an installed application or runtime", runUninstall},
+	"list":              {"List installed apps and/or runtimes", runList},
+	"info":              {"Show info for installed app or runtime", runInfo},
+	"history":           {"Show history", runHistory},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

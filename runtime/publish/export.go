@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/porthole-dev/porthole/internal/gvariant"
 	"github.com/porthole-dev/porthole/runtime/metadata"
 	"github.com/porthole-dev/porthole/runtime/ref"
 	"github.com/porthole-dev/porthole/store"
 	"github.com/porthole-dev/porthole/store/object"
+	"github.com/porthole-dev/porthole/store/summary"
 )
 
 // Commit metadata keys Flatpak writes.
@@ -167,8 +167,8 @@ func Export(ctx context.Context, repoDir, dir string, opts ExportOptions) (*Expo
 		e.Key = key
 		cm.Metadata.Set(e)
 	}
-	set(object.NewMetadataEntry("", gvariant.Uint64(inst)), KeyInstalledSize)
-	set(object.NewMetadataEntry("", gvariant.Uint64(dl)), KeyDownloadSize)
+	set(object.NewMetadataEntry("", summary.BEUint64(inst)), KeyInstalledSize)
+	set(object.NewMetadataEntry("", summary.BEUint64(dl)), KeyDownloadSize)
 	set(object.StringValue(string(mdBytes)), KeyMetadata)
 	set(object.StringValue(r.String()), KeyRef)
 	set(object.StringsValue([]string{r.String()}), KeyRefBinding)
@@ -220,6 +220,16 @@ func openOrInit(ctx context.Context, dir string) (*store.Repo, error) {
 		return nil, err
 	}
 	return store.Init(ctx, dir, store.ModeArchive)
+}
+
+// swap64 converts between big-endian storage and host order.
+func swap64(v uint64) uint64 {
+	var out uint64
+	for k := 0; k < 8; k++ {
+		out = out<<8 | v&0xff
+		v >>= 8
+	}
+	return out
 }
 
 // TreeSizes walks a dirtree: installed size is the sum of regular file

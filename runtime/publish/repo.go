@@ -190,12 +190,12 @@ func collectCache(ctx context.Context, repo *store.Repo) (gvariant.Value, []cach
 		var md string
 		if e, ok := cm.Metadata.Lookup(KeyInstalledSize); ok {
 			if v, err := e.Variant(); err == nil && v.Type().String() == "t" {
-				inst = v.Uint64()
+				inst = swap64(v.Uint64())
 			}
 		}
 		if e, ok := cm.Metadata.Lookup(KeyDownloadSize); ok {
 			if v, err := e.Variant(); err == nil && v.Type().String() == "t" {
-				dl = v.Uint64()
+				dl = swap64(v.Uint64())
 			}
 		}
 		if e, ok := cm.Metadata.Lookup(KeyMetadata); ok {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/porthole-dev/porthole/internal/progress"
+	"github.com/porthole-dev/porthole/runtime/installation"
+	"github.com/porthole-dev/porthole/runtime/ref"
+)
+
+func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newVerbFlags("info", stderr)
+	inf := addInstFlags(fs)
+	showMeta := fs.Bool("show-metadata", false, "show metadata")
+	fs.BoolVar(showMeta, "m", false, "show metadata")
+	showPerms := fs.Bool("show-permissions", false, "show permissions")
+	fs.BoolVar(showPerms, "M", false, "show permissions")
+	showRef := fs.Bool("show-ref", false, "show ref")
+	showCommit := fs.Bool("show-commit", false, "show commit")
+	showLoc := fs.Bool("show-location", false, "show location")
+	pos, ok := parseStoreFlags(fs, args, stderr)
+	if !ok {
+		return 1
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return usageFail(stderr, "info [OPTION…] NAME [BRANCH]")
+	}
+	branch := ""
+	if len(pos) == 2 {
+		branch = pos[1]
+	}
+	p, err := ref.ParsePartial(pos[0], "", inf.arch, branch)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	for _, inst := range inf.openExisting(ctx) {
+		r, err := inst.Find(p)
+		if err != nil {
+			inst.Close()
+			continue
+		}
+		d, err := inst.Get(r)
+		inst.Close()
+		if err != nil {
+			return fail(stderr, err)
+		}
+		switch {
+		case *showMeta:
+			stdout.Write(d.MetadataBytes)
+		case *showPerms:
+			if d.Metadata != nil {
+				c, err := d.Metadata.Context()
+				if err != nil {
+					return fail(stderr, err)
+				}
+				stdout.Write(c.Bytes(false))
+			}
+		case *showRef:
+			fmt.Fprintln(stdout, d.Ref)
+		case *showCommit:
+			fmt.Fprintln(stdout, d.Commit)
+		case *showLoc:
+			fmt.Fprintln(stdout, d.Dir)
+		default:
+			printInfo(stdout, inst, d)
+		}
+		return 0
+	}
+	return fail(stderr, fmt.Errorf("%s: %w", pos[0], installation.ErrNotInstalled))
+}
+
+func printInfo(w io.Writer, inst *installation.Installation, d *installation.Deployment) {
+	row := func(k, v string) { fmt.Fprintf(w, "%14s %s\n", k+":", v) }
+	row("ID", d.Ref.ID)
+	row("Ref", d.Ref.String())
+	row("Arch", d.Ref.Arch)
+	row("Branch", d.Ref.Branch)
+	row("Origin", d.Origin)
+	row("Installation", inst.Name)
+	row("Installed", progress.FormatBytes(int64(d.InstalledSize)))
+	if d.Metadata != nil && d.Ref.Kind == ref.App {
+		row("Runtime", d.Metadata.Runtime())
+		row("Sdk", d.Metadata.SDK())
+	}
+	fmt.Fprintln(w)
+	row("Commit", d.Commit)
+	if !d.Timestamp.IsZero() {
+		row("Date", d.Timestamp.UTC().Format("2006-01-02 15:04:05 -0700"))
+	}
+	row("Location", d.Dir)
+}

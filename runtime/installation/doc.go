@@ -1,0 +1,23 @@
+// Package installation manages a Flatpak-layout installation: a
+// bare-user-only repository with its remotes, and the deployments of apps
+// and runtimes pulled into it.
+//
+// Layout (as Flatpak 1.14):
+//
+//	DIR/repo/                                 bare-user-only repository
+//	DIR/app/ID/current -> ARCH/BRANCH
+//	DIR/app/ID/ARCH/BRANCH/active -> COMMIT   switched atomically (rename)
+//	DIR/app/ID/ARCH/BRANCH/COMMIT/{files,export,metadata,deploy}
+//	DIR/runtime/ID/ARCH/BRANCH/…              the same for runtimes
+//	DIR/exports/{bin,share}/…                 symlinks into active exports
+//	DIR/history                               one line per operation
+//
+// Glossary:
+//   - Deployment: a checkout of one commit of a ref, hard-linked from the
+//     repository; the one `active` names is what runs.
+//   - deploy file: (ssasta{sv}) origin remote, commit, subpaths, installed
+//     size (BE), metadata (deploy-version, timestamp, runtime, …).
+//   - Origin: the remote a ref was installed from.
+//   - Staging deployment: ARCH/BRANCH/.COMMIT-*; renamed into place only
+//     when complete, so an interrupted install leaves nothing listed.
+package installation

@@ -1,0 +1,234 @@
+package installation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/porthole-dev/porthole/store"
+	"github.com/porthole-dev/porthole/store/pull"
+	"github.com/porthole-dev/porthole/store/sign"
+	"github.com/porthole-dev/porthole/store/summary"
+)
+
+// Remote is a configured remote.
+type Remote struct {
+	Name          string
+	URL           string
+	Title         string
+	DefaultBranch string
+	GPGVerify     bool
+	Disabled      bool
+	Priority      string
+	CollectionID  string
+}
+
+// RemoteOptions tune AddRemote and ModifyRemote.
+type RemoteOptions struct {
+	NoGPGVerify   bool
+	GPGKey        []byte // binary or armored public keys
+	IfNotExists   bool
+	Title         string
+	DefaultBranch string
+	CollectionID  string
+}
+
+func remoteGroup(name string) string { return fmt.Sprintf("remote \"%s\"", name) }
+
+// AddRemote adds a remote as flatpak remote-add does: gpg-verify and
+// gpg-verify-summary on unless NoGPGVerify, key imported into
+// repo/NAME.trustedkeys.gpg with xa.gpg-keys-hash recorded.
+func (i *Installation) AddRemote(ctx context.Context, name, url string, o RemoteOptions) error {
+	set := [][2]string{}
+	if o.NoGPGVerify {
+		set = append(set, [2]string{"gpg-verify-summary", "false"})
+	} else {
+		set = append(set, [2]string{"gpg-verify-summary", "true"})
+	}
+	if o.Title != "" {
+		set = append(set, [2]string{"xa.title", o.Title})
+	}
+	if o.DefaultBranch != "" {
+		set = append(set, [2]string{"xa.default-branch", o.DefaultBranch})
+	}
+	if o.CollectionID != "" {
+		set = append(set, [2]string{"collection-id", o.CollectionID})
+	}
+	if len(o.GPGKey) > 0 {
+		h := sha256.Sum256(o.GPGKey)
+		set = append(set, [2]string{"xa.gpg-keys-hash", hex.EncodeToString(h[:])})
+	}
+	_, err := pull.AddRemote(ctx, i.repo, name, url, pull.AddOptions{NoGPGVerify: o.NoGPGVerify, Set: set,
+		GPGImport: o.GPGKey, IfNotExists: o.IfNotExists})
+	return err
+}
+
+// ModifyRemote changes url, title, default branch, verification or keys.
+func (i *Installation) ModifyRemote(ctx context.Context, name, url string, o RemoteOptions, gpgVerify *bool) error {
+	g := remoteGroup(name)
+	if _, ok := i.repo.ConfigValue(g, "url"); !ok {
+		return fmt.Errorf("%s: %w", name, ErrNoRemote)
+	}
+	if len(o.GPGKey) > 0 {
+		if _, err := sign.ImportKeys(sign.RemoteKeyringPath(i.repo.Path(), name), o.GPGKey); err != nil {
+			return err
+		}
+	}
+	return i.repo.UpdateConfig(func(c *store.Config) error {
+		if url != "" {
+			c.SetValue(g, "url", url)
+		}
+		if o.Title != "" {
+			c.SetValue(g, "xa.title", o.Title)
+		}
+		if o.DefaultBranch != "" {
+			c.SetValue(g, "xa.default-branch", o.DefaultBranch)
+		}
+		if gpgVerify != nil {
+			v := fmt.Sprint(*gpgVerify)
+			c.SetValue(g, "gpg-verify", v)
+			c.SetValue(g, "gpg-verify-summary", v)
+		}
+		return nil
+	})
+}
+
+// DeleteRemote removes a remote; refs installed from it block this unless
+// force.
+func (i *Installation) DeleteRemote(ctx context.Context, name string, force bool) error {
+	if !force {
+		ds, _ := i.List()
+		for _, d := range ds {
+			if d.Origin == name {
+				return fmt.Errorf("cannot remove remote %s: %s is installed from it", name, d.Ref)
+			}
+		}
+	}
+	err := pull.DeleteRemote(ctx, i.repo, name, false)
+	if errors.Is(err, pull.ErrNoRemote) {
+		return fmt.Errorf("%s: %w", name, ErrNoRemote)
+	}
+	return err
+}
+
+// Remotes lists the configured remotes by name.
+func (i *Installation) Remotes() []Remote {
+	var out []Remote
+	for _, n := range pull.ListRemotes(i.repo) {
+		r, err := i.Remote(n)
+		if err == nil {
+			out = append(out, *r)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// Remote returns one remote's settings.
+func (i *Installation) Remote(name string) (*Remote, error) {
+	g := remoteGroup(name)
+	url, ok := i.repo.ConfigValue(g, "url")
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoRemote)
+	}
+	get := func(k string) string { v, _ := i.repo.ConfigValue(g, k); return v }
+	return &Remote{Name: name, URL: url, Title: get("xa.title"), DefaultBranch: get("xa.default-branch"),
+		GPGVerify: get("gpg-verify") != "false", Disabled: get("xa.disable") == "true",
+		Priority: get("xa.prio"), CollectionID: get("collection-id")}, nil
+}
+
+// RemoteByURL returns the remote with url, if any (install --from reuses it).
+func (i *Installation) RemoteByURL(url string) (string, bool) {
+	norm := func(s string) string { return strings.TrimSuffix(s, "/") }
+	for _, r := range i.Remotes() {
+		if norm(r.URL) == norm(url) {
+			return r.Name, true
+		}
+	}
+	return "", false
+}
+
+// RemoteRef is one ref a remote offers.
+type RemoteRef struct {
+	Name          string
+	Commit        string
+	InstalledSize uint64
+	DownloadSize  uint64
+	Metadata      string
+}
+
+// FetchSummary downloads the remote's summary, verifies its signature when
+// the remote asks for it, and returns it with the refs from xa.cache.
+func (i *Installation) FetchSummary(ctx context.Context, name string) (*summary.Summary, map[string]RemoteRef, error) {
+	rem, err := pull.LoadRemote(i.repo, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := pull.NewFetcher(rem.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	get := func(p string) ([]byte, error) {
+		rc, err := f.Fetch(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	data, err := get(summary.FileName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetching summary of %s: %w", name, err)
+	}
+	if rem.GPGVerifySummary {
+		sig, err := get(summary.SigFileName)
+		if err != nil {
+			return nil, nil, fmt.Errorf("fetching summary signature of %s: %w", name, err)
+		}
+		kr, err := sign.RemoteKeyring(i.repo.Path(), name, sign.KeyringOptions{GPGKeyPath: rem.GPGKeyPath})
+		if err != nil {
+			return nil, nil, err
+		}
+		rs, err := summary.Verify(data, sig, kr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("verifying summary of %s: %w", name, err)
+		}
+		if err := sign.RequireValid(rs); err != nil {
+			return nil, nil, fmt.Errorf("verifying summary of %s: %w", name, err)
+		}
+	}
+	s, err := summary.Parse(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs := map[string]RemoteRef{}
+	for _, r := range s.Refs {
+		refs[r.Name] = RemoteRef{Name: r.Name, Commit: r.Checksum.String()}
+	}
+	if v, ok := s.Lookup("xa.cache"); ok {
+		for v.Type().String() == "v" {
+			v = v.Unbox()
+		}
+		if v.Type().String() == "a{s(tts)}" {
+			for k := 0; k < v.Len(); k++ {
+				e := v.Index(k)
+				n := e.Index(0).Str()
+				rr, ok := refs[n]
+				if !ok {
+					continue
+				}
+				t := e.Index(1)
+				rr.InstalledSize = beUint64(t.Index(0).Uint64())
+				rr.DownloadSize = beUint64(t.Index(1).Uint64())
+				rr.Metadata = t.Index(2).Str()
+				refs[n] = rr
+			}
+		}
+	}
+	return s, refs, nil
+}
