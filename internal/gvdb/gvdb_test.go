@@ -45,12 +45,14 @@ func (t *Table) fullName(i uint32) string {
 	return t.fullName(it.parent) + string(k)
 }
 
-// cloneTable rebuilds a parsed table with the writer. Items are inserted in
-// reverse file order, which the writer turns back into file order within
-// each bucket, so a gvdb-written file must come out byte-identical.
+// cloneTable rebuilds a parsed table with the writer, keeping the file's
+// item order: items are inserted in reverse file order and keepOrder makes
+// that the iteration order, which the writer turns back into file order
+// within each bucket, so a gvdb-written file must come out byte-identical.
 func cloneTable(tb testing.TB, t *Table) *HashTable {
 	tb.Helper()
 	h := NewHashTable()
+	h.keepOrder = true
 	for i := int(t.nItems) - 1; i >= 0; i-- {
 		it := t.item(uint32(i))
 		name := t.fullName(uint32(i))

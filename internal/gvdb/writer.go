@@ -11,15 +11,18 @@ import (
 // stored key (the part after its parent's key) records its length in 16
 // bits, so keys must be shorter than 64 KiB.
 //
-// Layout: gvdb's writer takes items in GLib hash table iteration order and
-// prepends each to its bucket's chain, so within one bucket items appear in
-// reverse iteration order. HashTable stands in insertion order for the
-// iteration order, which makes the output deterministic and byte-identical
-// with gvdb's whenever no two keys of a table share a bucket (and
-// independent of order otherwise).
+// Layout: gvdb's writer takes the items of its input GHashTable in
+// iteration order and prepends each to its bucket's chain, so within one
+// bucket items appear in reverse iteration order. HashTable derives that
+// iteration order from the insertion order with GLibOrder, so inserting
+// the same keys in the same order as a program does through
+// gvdb_hash_table_insert gives a byte-identical file.
 type HashTable struct {
 	items []*witem
 	byKey map[string]*witem
+	// keepOrder uses the insertion order itself as the iteration order,
+	// to reproduce the layout of a parsed file (tests).
+	keepOrder bool
 }
 
 type witem struct {
@@ -141,8 +144,19 @@ func (b *fileBuilder) alloc(align, size int) (uint32, uint32) {
 
 func (b *fileBuilder) addHash(h *HashTable) (uint32, uint32) {
 	n := len(h.items)
+	iter := h.items
+	if !h.keepOrder && n > 1 {
+		keys := make([]string, n)
+		for i, it := range h.items {
+			keys[i] = it.key
+		}
+		iter = iter[:0:0]
+		for _, k := range GLibOrder(keys) {
+			iter = append(iter, h.byKey[k])
+		}
+	}
 	chains := make([][]*witem, n)
-	for _, it := range h.items {
+	for _, it := range iter {
 		bk := Hash(it.key) % uint32(n)
 		chains[bk] = append(chains[bk], it)
 	}

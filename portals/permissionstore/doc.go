@@ -18,10 +18,15 @@
 //     write, as upstream does.
 //   - Sequencer: calls are applied in the order the bus delivered them,
 //     although godbus runs each handler in its own goroutine.
+//   - History: upstream's file layout (and List order) depends on the order
+//     of changes since the table was loaded, through GLib hash table order;
+//     the store replays that bookkeeping, so after the same calls both
+//     implementations write byte-identical files.
 //
 // Differences from xdg-permission-store: dictionaries inside data values
-// are stored sorted by key (godbus decodes them into maps); List returns
-// ids sorted; table names containing '/' or equal to "." or ".." are
-// refused with InvalidArgument instead of naming files outside the
-// directory.
+// are stored sorted by key (godbus decodes them into maps, losing the
+// order the caller sent); table names containing '/' or equal to "." or
+// ".." are refused with InvalidArgument instead of naming files outside
+// the directory; ids and app ids over 65535 bytes are refused (upstream
+// writes a damaged file).
 package permissionstore

@@ -8,7 +8,8 @@ import (
 
 // FuzzLoadTable feeds arbitrary table files to the loader: it must not
 // panic, and a table it loads must encode to a file that loads back to
-// the same entries and encodes identically.
+// the same entries. (The bytes may differ: like upstream, a rewrite lays
+// ids out by the order they were read in.)
 func FuzzLoadTable(f *testing.F) {
 	for _, name := range []string{
 		"xdg-permission-store-one.gvdb", "xdg-permission-store-many.gvdb", "xdg-permission-store-empty.gvdb",
@@ -37,8 +38,11 @@ func FuzzLoadTable(f *testing.F) {
 		if len(again.entries) != len(tbl.entries) {
 			t.Fatalf("%d entries after re-encoding, want %d", len(again.entries), len(tbl.entries))
 		}
-		if second := again.encode(); !bytes.Equal(first, second) {
-			t.Fatal("encoding is not stable")
+		for id, e := range tbl.entries {
+			a := again.entries[id]
+			if a == nil || !bytes.Equal(a.encode().Data(), e.encode().Data()) {
+				t.Fatalf("entry %q changed by re-encoding", id)
+			}
 		}
 	})
 }

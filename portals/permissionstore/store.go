@@ -76,6 +76,7 @@ func (t *table) get(id string) *entry {
 func (t *table) put(id string, e *entry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.hist.change(id, t.entries[id], e)
 	if e == nil {
 		delete(t.entries, id)
 	} else {
@@ -98,7 +99,7 @@ func checkKey(what, k string) error {
 func notFoundEntry(id string) error { return fmt.Errorf("%w: No entry for %s", ErrNotFound, id) }
 func notFoundID(id string) error    { return fmt.Errorf("%w: Id %s not found", ErrNotFound, id) }
 
-// List returns the ids of a table, sorted.
+// List returns the ids of a table, in xdg-permission-store's order.
 func (s *Store) List(tableName string) ([]string, error) {
 	t, err := s.table(tableName)
 	if err != nil {
@@ -106,11 +107,10 @@ func (s *Store) List(tableName string) ([]string, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ids := make([]string, 0, len(t.entries))
-	for id := range t.entries {
-		ids = append(ids, id)
+	ids := t.hist.ids(func(id string) bool { return t.entries[id] != nil })
+	if ids == nil {
+		ids = []string{}
 	}
-	slices.Sort(ids)
 	return ids, nil
 }
 

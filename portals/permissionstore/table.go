@@ -132,20 +132,24 @@ type table struct {
 
 	mu      sync.Mutex // guards entries, gen
 	entries map[string]*entry
-	gen     uint64 // incremented by every change
+	hist    history // guarded by mu
+	gen     uint64  // incremented by every change
 
 	wmu   sync.Mutex // serialises writes to the file
 	saved uint64     // gen last made durable (guarded by wmu)
+}
+
+func newTable(name, path string) *table {
+	return &table{name: name, path: path, entries: make(map[string]*entry), hist: newHistory()}
 }
 
 // loadTable reads the table file at path; a missing file is an empty
 // table. Entries that cannot be decoded are skipped (and reported in
 // skipped), as are ids listed in the file whose item is unreadable.
 func loadTable(name, path string) (t *table, skipped []string, err error) {
-	t = &table{name: name, path: path, entries: make(map[string]*entry)}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return t, nil, nil
+		return newTable(name, path), nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
@@ -155,7 +159,7 @@ func loadTable(name, path string) (t *table, skipped []string, err error) {
 
 // parseTable decodes the contents of a table file.
 func parseTable(name, path string, data []byte) (t *table, skipped []string, err error) {
-	t = &table{name: name, path: path, entries: make(map[string]*entry)}
+	t = newTable(name, path)
 	root, err := gvdb.Open(data)
 	if err != nil {
 		return nil, nil, err
@@ -164,10 +168,13 @@ func parseTable(name, path string, data []byte) (t *table, skipped []string, err
 	if !ok {
 		return nil, nil, errors.New("no main table in db")
 	}
-	if _, ok := root.Table("apps"); !ok {
+	apps, ok := root.Table("apps")
+	if !ok {
 		return nil, nil, errors.New("no app table in db")
 	}
-	for _, id := range main.Names() {
+	names := main.Names()
+	t.hist.loadIndex(names, apps)
+	for _, id := range names {
 		v, err := main.Value(id)
 		if err != nil {
 			skipped = append(skipped, id)
@@ -181,40 +188,6 @@ func parseTable(name, path string, data []byte) (t *table, skipped []string, err
 		t.entries[id] = e
 	}
 	return t, skipped, nil
-}
-
-// encode serialises the table in xdg-permission-store's layout. Callers
-// hold t.mu.
-func (t *table) encode() []byte {
-	root := gvdb.NewHashTable()
-	mainH := root.SetTable("main")
-	appsH := root.SetTable("apps")
-	ids := make([]string, 0, len(t.entries))
-	for id := range t.entries {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	byApp := make(map[string][]string)
-	for _, id := range ids {
-		e := t.entries[id]
-		mainH.SetValue(id, e.encode())
-		for _, a := range e.apps {
-			if len(a.perms) > 0 {
-				if l := byApp[a.app]; len(l) == 0 || l[len(l)-1] != id {
-					byApp[a.app] = append(l, id)
-				}
-			}
-		}
-	}
-	apps := make([]string, 0, len(byApp))
-	for app := range byApp {
-		apps = append(apps, app)
-	}
-	slices.Sort(apps)
-	for _, app := range apps {
-		appsH.SetValue(app, gvariant.Strings(byApp[app]))
-	}
-	return root.Bytes()
 }
 
 // sync makes every change up to now durable. Concurrent callers share
