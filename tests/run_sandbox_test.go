@@ -16,6 +16,8 @@ import (
 func probeArgs(home, secretDir string) []string {
 	return []string{
 		"visible", "/etc/shadow", "/root/.bashrc", filepath.Join(secretDir, "secret"), filepath.Join(home, "secret"), "/usr/etc", "/app/bin/probe",
+		"/run/host/etc/passwd", "/run/host/usr", "/run/host/os-release", "/run/host/container-manager", "/opt", "/srv", "/home", "/mnt",
+		"/run/host/fonts", "/run/host/font-dirs.xml", "/run/flatpak/app", "/run/user", "/var/run", "/var/tmp", "/etc/machine-id", "/etc/timezone",
 		"writable", "/usr", "/app", "/tmp",
 		"writefile", "/.flatpak-info",
 		"file", "/etc/ld.so.conf", "/etc/ld.so.cache",
@@ -115,12 +117,20 @@ func TestRunSameAsFlatpak(t *testing.T) {
 		home := testenv.SharedTempDir(t, u)
 		secretDir := testenv.SharedTempDir(t, u)
 		os.WriteFile(filepath.Join(home, "secret"), []byte("x"), 0o644)
-		for _, mode := range [][]string{nil, {"--devel"}, {"--allow=bluetooth", "--allow=canbus"}, {"--allow=multiarch"}, {"--share=network"}, {"--filesystem=" + secretDir + ":ro", "--env=FOO=bar", "--nosocket=x11"}} {
+		for _, mode := range [][]string{nil, {"--devel"}, {"--allow=bluetooth", "--allow=canbus"}, {"--allow=multiarch"}, {"--share=network"}, {"--filesystem=" + secretDir + ":ro", "--env=FOO=bar", "--nosocket=x11"},
+			{"--filesystem=host"}, {"--filesystem=home:ro", "--filesystem=host-os"}, {"--filesystem=host-etc", "--nofilesystem=" + secretDir}, {"--sandbox"}} {
 			args := append(append([]string{"run", "--user"}, mode...), append([]string{"org.test.Probe", "info"}, probeArgs(home, secretDir)...)...)
+			// Each tool generates its own ld.so.cache (same path and key).
+			clearLdCache := func() {
+				os.RemoveAll(filepath.Join(home, ".var", "app", "org.test.Probe", ".ld.so"))
+				os.RemoveAll(filepath.Join(home, ".cache", "flatpak"))
+			}
+			clearLdCache()
 			want, err := runAs(t, u, home, f.inst, "flatpak", args...)
 			if err != nil {
 				t.Fatalf("flatpak %v: %v\n%s", args, err, want)
 			}
+			clearLdCache()
 			got, err := runAs(t, u, home, f.inst, b.porthole, args...)
 			if err != nil {
 				t.Fatalf("porthole %v: %v\n%s", args, err, got)

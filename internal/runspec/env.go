@@ -85,7 +85,9 @@ func (b *builder) finalEnv(ldPath string) []string {
 	e.set("XDG_RUNTIME_DIR", "/run/user/"+strconv.Itoa(b.host.UID))
 	e.set("container", "flatpak")
 	e.set("FLATPAK_ID", b.in.AppID)
-	e.set("FLATPAK_SANDBOX_DIR", filepath.Join(b.appDir, "sandbox"))
+	if !b.in.Sandbox {
+		e.set("FLATPAK_SANDBOX_DIR", filepath.Join(b.appDir, "sandbox"))
+	}
 	if _, ok := e.get("PS1"); !ok {
 		e.set("PS1", "[📦 $FLATPAK_ID \\W]\\$ ")
 	}
@@ -93,6 +95,9 @@ func (b *builder) finalEnv(ldPath string) []string {
 		{"XDG_DATA_HOME", "data", ".local/share"}, {"XDG_CONFIG_HOME", "config", ".config"},
 		{"XDG_CACHE_HOME", "cache", ".cache"}, {"XDG_STATE_HOME", ".local/state", ".local/state"},
 	} {
+		if b.in.Sandbox {
+			break // no per-app directories under --sandbox
+		}
 		host, ok := e.get(x.k)
 		if !ok {
 			host = filepath.Join(b.host.Home, x.def)

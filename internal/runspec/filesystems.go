@@ -136,7 +136,7 @@ func (b *builder) filesystems() {
 				}
 			}
 			ex.add("/run/media", m)
-			ex.add(home, m)
+			// Only through /home: $HOME elsewhere is not exported.
 			hostOS, hostEtc = true, true
 		case tok == "host-os":
 			hostOS = hostOS || m != permissions.ModeNone
@@ -214,7 +214,9 @@ func (b *builder) filesystems() {
 			b.add(launcher.Mount{Type: launcher.Tmpfs, Dest: filepath.Join(home, ".local", "share", "flatpak")})
 		}
 	}
-	b.add(launcher.Mount{Type: launcher.Bind, Source: b.appDir, Dest: b.appDir})
+	if !b.in.Sandbox {
+		b.add(launcher.Mount{Type: launcher.Bind, Source: b.appDir, Dest: b.appDir})
+	}
 	for _, s := range appDirSubs {
 		if exists(s.host) {
 			b.add(launcher.Mount{Type: bindType(s.m), Source: s.host, Dest: filepath.Join(b.appDir, s.where)})
@@ -241,9 +243,11 @@ func (b *builder) filesystems() {
 		rel, _ := filepath.Rel(b.host.RuntimeDir, s.host)
 		b.add(launcher.Mount{Type: bindType(s.m), Source: s.host, Dest: filepath.Join(b.sboxRun, rel)})
 	}
-	// The app's own runtime dir.
+	// The app's own runtime dir (not under --sandbox, which has no
+	// per-app directories).
 	appRun := filepath.Join(b.host.RuntimeDir, "app", b.in.AppID)
-	if os.MkdirAll(appRun, 0o700) == nil {
+	if b.in.Sandbox {
+	} else if os.MkdirAll(appRun, 0o700) == nil {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: appRun, Dest: "/run/flatpak/app/" + b.in.AppID})
 	}
 	if hostOS {

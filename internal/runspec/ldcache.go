@@ -40,11 +40,14 @@ func (b *builder) useLdCache() bool {
 }
 
 // generateLdConf reports whether /etc/ld.so.conf must be generated: the
-// runtime's is missing or an empty regular file.
+// runtime's is an empty regular file. (Upstream 1.14 also generates it
+// when the file is missing; Debian's 1.14.10, whose runtime lookups go
+// through openat2 on the runtime directory, then links to the missing
+// ../usr/etc/ld.so.conf instead. The parity test follows Debian's.)
 func (b *builder) generateLdConf() bool {
 	fi, err := os.Lstat(filepath.Join(b.in.RuntimeFiles, "etc", "ld.so.conf"))
 	if err != nil {
-		return true
+		return false
 	}
 	return fi.Mode().IsRegular() && fi.Size() == 0
 }

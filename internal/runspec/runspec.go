@@ -159,10 +159,12 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	}
 	b.runtimeEtc()
 	// 9: per-app dirs and usrmerge links.
-	for _, d := range []string{"cache", "data", "config"} {
-		b.add(launcher.Mount{Type: launcher.Bind, Source: filepath.Join(b.appDir, d), Dest: "/var/" + d})
+	if !in.Sandbox {
+		for _, d := range []string{"cache", "data", "config"} {
+			b.add(launcher.Mount{Type: launcher.Bind, Source: filepath.Join(b.appDir, d), Dest: "/var/" + d})
+		}
+		b.add(launcher.Mount{Type: launcher.Bind, Source: filepath.Join(b.appDir, "cache", "tmp"), Dest: "/var/tmp"})
 	}
-	b.add(launcher.Mount{Type: launcher.Bind, Source: filepath.Join(b.appDir, "cache", "tmp"), Dest: "/var/tmp"})
 	for _, d := range []string{"bin", "lib", "lib32", "lib64", "sbin"} {
 		if fi, err := os.Lstat(filepath.Join(in.RuntimeFiles, d)); err == nil && (fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0) {
 			b.add(launcher.Mount{Type: launcher.Symlink, Source: "usr/" + d, Dest: "/" + d})
@@ -182,8 +184,9 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Debian's flatpak 1.14.10 (checked with the parity test) puts the
-		// generated ld.so.conf only in the ldconfig sandbox.
+		if b.generateLdConf() {
+			b.add(launcher.Mount{Type: launcher.File, Dest: "/etc/ld.so.conf", Data: []byte(LdConf), ReadOnly: true})
+		}
 		b.add(launcher.Mount{Type: launcher.File, Dest: "/etc/ld.so.cache", Data: cache, ReadOnly: true})
 	} else if in.AppFiles != "" {
 		ldPath = "/app/lib"
@@ -205,7 +208,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	// 17: devices.
 	b.devices()
 	// 18: per-app /tmp.
-	if mode, _ := b.ctx.Filesystems.Get("host"); mode == permissions.ModeNone {
+	if mode, ok := b.ctx.Filesystems.Get("/tmp"); !ok || mode == permissions.ModeNone {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: appTmp, Dest: "/tmp"})
 	}
 	// 19: filesystems.
@@ -356,7 +359,7 @@ func (b *builder) appInfo(iid string) *appinfo.Info {
 		Name:           in.AppID,
 		Runtime:        in.RuntimeRef,
 		InstanceID:     iid,
-		InstancePath:   b.appDir,
+		InstancePath:   map[bool]string{false: b.appDir}[in.Sandbox],
 		AppPath:        in.AppFiles,
 		AppCommit:      in.AppCommit,
 		RuntimePath:    in.RuntimeFiles,
