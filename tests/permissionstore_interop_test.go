@@ -146,11 +146,19 @@ func TestPermissionStoreInteropBytes(t *testing.T) {
 	}
 	homes := map[string]string{"upstream": t.TempDir(), "ours": t.TempDir()}
 	for round := range 2 {
+		lists := map[string][]string{}
 		for which, bin := range map[string]string{"upstream": upstream, "ours": ours} {
 			bus := testbus.New(t)
 			p := psStart(t, bus, bin, homes[which])
-			session(psObject(bus.Conn(t)), round)
+			obj := psObject(bus.Conn(t))
+			session(obj, round)
+			var ids []string
+			psCall(t, obj, "List", "mixed").Store(&ids)
+			lists[which] = ids
 			p.stop(t, syscall.SIGTERM)
+		}
+		if diff := cmp.Diff(lists["upstream"], lists["ours"]); diff != "" {
+			t.Errorf("session %d: List(mixed) differs (-upstream +ours):\n%s", round, diff)
 		}
 		for _, table := range tables {
 			want, err := os.ReadFile(filepath.Join(homes["upstream"], "flatpak", "db", table))
