@@ -126,6 +126,10 @@ func Checkout(ctx context.Context, repo *Repo, refspec, dest string, opts Checko
 		if err := repo.Flush(ctx); err != nil {
 			return err
 		}
+		if co.objfd, err = unix.Open(repo.objectsDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		defer unix.Close(co.objfd)
 	}
 	if err := co.mkdirs(ctx, "", tree, meta, 0); err != nil {
 		return err
@@ -173,6 +177,7 @@ type checkouter struct {
 	destfd   int
 	dest     string
 	hardlink bool
+	objfd    int // objects/, for linkat with short relative paths
 	dirs     []coDir
 	jobs     []coFiles
 	total    int64
@@ -332,17 +337,17 @@ func (co *checkouter) replaceable(dfd int, name string) error {
 func (co *checkouter) writeFile(ctx context.Context, dfd int, rel string, f object.TreeFile) error {
 	name := object.ObjectName{Checksum: f.Checksum, Type: object.TypeFile}
 	if co.hardlink {
-		src := filepath.Join(co.repo.objectsDir(), co.repo.loosePath(name))
+		rel := co.repo.loosePath(name)
 		linkable := true
 		if co.repo.mode == ModeBareUser {
 			// bare-user symlinks are regular files holding the target.
-			linkable = !isBareUserSymlink(src)
+			linkable = !isBareUserSymlink(filepath.Join(co.repo.objectsDir(), rel))
 		}
 		if linkable {
-			err := unix.Linkat(unix.AT_FDCWD, src, dfd, f.Name, 0)
+			err := unix.Linkat(co.objfd, rel, dfd, f.Name, 0)
 			if errors.Is(err, unix.EEXIST) {
 				if err = co.replaceable(dfd, f.Name); err == nil {
-					err = unix.Linkat(unix.AT_FDCWD, src, dfd, f.Name, 0)
+					err = unix.Linkat(co.objfd, rel, dfd, f.Name, 0)
 				}
 			}
 			if err == nil {
@@ -470,6 +475,15 @@ func checkoutFile(ctx context.Context, repo *Repo, f object.TreeFile, dest strin
 		!opts.UserMode && repo.mode == ModeBare
 	if opts.RequireHardlinks && !co.hardlink {
 		return fmt.Errorf("cannot check out %s with hard links from a %s repository in this mode: %w", dest, repo.mode, ErrUnsupported)
+	}
+	if co.hardlink {
+		if err := repo.Flush(ctx); err != nil {
+			return err
+		}
+		if co.objfd, err = unix.Open(repo.objectsDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		defer unix.Close(co.objfd)
 	}
 	f.Name = filepath.Base(dest)
 	if err := co.writeFile(ctx, parent, "", f); err != nil {
