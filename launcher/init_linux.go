@@ -91,10 +91,17 @@ func initMain() int {
 			return report(fdError, "init", "enter socket", err)
 		}
 	}
+	buses, err := openBusDirs(spec.BusProxies)
+	if err != nil {
+		return report(fdError, "init", "bus proxy", err)
+	}
 	if op, err := setupRoot(spec); err != nil {
 		return report(fdError, "init", op, err)
 	}
 	trace("root ready")
+	if err := serveBusProxies(buses); err != nil {
+		return report(fdError, "init", "bus proxy", err)
+	}
 	if cwd != "" {
 		if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
 			cwd = ""

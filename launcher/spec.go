@@ -87,6 +87,8 @@ type Spec struct {
 	// InstanceDir, when set, is a host directory where pid 1 listens on
 	// "enter.sock" for `porthole enter`.
 	InstanceDir string `json:"instanceDir,omitempty"`
+	// BusProxies are D-Bus proxies pid 1 serves inside the sandbox.
+	BusProxies []BusProxy `json:"busProxies,omitempty"`
 	// DieWithParent kills the sandbox when the launching process dies.
 	DieWithParent bool `json:"dieWithParent,omitempty"`
 }
@@ -128,6 +130,11 @@ func (s *Spec) Validate() error {
 	}
 	if !hasProc {
 		return fmt.Errorf("%w: a proc mount on /proc is required", ErrInvalidSpec)
+	}
+	for i, bp := range s.BusProxies {
+		if !path.IsAbs(bp.Dest) || path.Clean(bp.Dest) != bp.Dest || !path.IsAbs(bp.Socket) {
+			return fmt.Errorf("%w: bus proxy %d: paths must be absolute and clean", ErrInvalidSpec, i)
+		}
 	}
 	for _, e := range s.Env {
 		if !strings.Contains(e, "=") {

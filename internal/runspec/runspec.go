@@ -79,6 +79,7 @@ type builder struct {
 	appDir  string // ~/.var/app/ID
 	sboxRun string // /run/user/UID
 	xdgRun  string // host: $XDG_RUNTIME_DIR/.flatpak/ID/xdg-run
+	proxies []launcher.BusProxy
 	// socketEnv are set (or, with value "\x00", unset) after the
 	// context's environment.
 	socketEnv [][2]string
@@ -242,6 +243,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		ShareNet:      b.ctx.Has(permissions.KeyShared, "network"),
 		ShareIPC:      b.ctx.Has(permissions.KeyShared, "ipc"),
 		Mounts:        b.mounts,
+		BusProxies:    b.proxies,
 		InstanceDir:   idir,
 		DieWithParent: in.DieWithParent,
 		Seccomp: launcher.Seccomp{

@@ -3,6 +3,7 @@ package runspec
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/porthole-dev/porthole/launcher/dbusproxy"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -260,11 +261,25 @@ func (b *builder) sessionBus() {
 		b.setEnv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/flatpak/bus")
 		return
 	}
-	// The filtering proxy is not wired in yet: no bus without the grant.
-	b.unsetEnv("DBUS_SESSION_BUS_ADDRESS")
-	if !b.sock("session-bus") {
-		b.warnf("session bus not exposed: the D-Bus proxy is not available")
+	// Without the grant, the app gets the filtering proxy (only when the
+	// caller has a session bus address, as Flatpak).
+	if !b.sock("session-bus") && addr != "" && src != "" && isSocket(src) {
+		entries := map[string]string{}
+		b.ctx.SessionBus.Range(func(name string, p permissions.Policy) { entries[name] = p.String() })
+		appID := b.in.AppID
+		if b.in.Sandbox {
+			appID += ".Sandboxed"
+		}
+		pol, err := dbusproxy.SessionBusPolicy(appID, entries)
+		if err != nil {
+			b.warnf("session bus not exposed: %v", err)
+		} else {
+			b.proxies = append(b.proxies, launcher.BusProxy{Dest: "/run/flatpak/bus", Socket: src, Policy: pol})
+			b.setEnv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/flatpak/bus")
+			return
+		}
 	}
+	b.unsetEnv("DBUS_SESSION_BUS_ADDRESS")
 }
 
 func (b *builder) systemBus() {
@@ -277,6 +292,19 @@ func (b *builder) systemBus() {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: src, Dest: "/run/dbus/system_bus_socket"})
 		b.setEnv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/dbus/system_bus_socket")
 		return
+	}
+	// The proxy only when [System Bus Policy] has entries, never with
+	// --sandbox.
+	if !b.sock("system-bus") && b.ctx.SystemBus.Len() > 0 && !b.in.Sandbox && isSocket(src) {
+		entries := map[string]string{}
+		b.ctx.SystemBus.Range(func(name string, p permissions.Policy) { entries[name] = p.String() })
+		if pol, err := dbusproxy.SystemBusPolicy(entries); err != nil {
+			b.warnf("system bus not exposed: %v", err)
+		} else {
+			b.proxies = append(b.proxies, launcher.BusProxy{Dest: "/run/dbus/system_bus_socket", Socket: src, Policy: pol})
+			b.setEnv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/dbus/system_bus_socket")
+			return
+		}
 	}
 	b.unsetEnv("DBUS_SYSTEM_BUS_ADDRESS")
 }

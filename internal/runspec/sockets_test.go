@@ -69,10 +69,19 @@ func TestSockets(t *testing.T) {
 			t.Errorf("no bind %s → %s", m[0], m[1])
 		}
 	}
-	// Without grants, nothing is exposed and the variables are unset.
-	r = build()
+	if len(r.Spec.BusProxies) != 0 {
+		t.Errorf("granted session bus also proxied: %+v", r.Spec.BusProxies)
+	}
+	// Without grants, nothing is exposed and the variables are unset, but
+	// the session bus goes through the filtering proxy.
+	r = build("--talk-name=org.x.Y")
 	e = envOf(r.Spec)
-	for _, k := range []string{"WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "SSH_AUTH_SOCK", "DISPLAY", "PULSE_SERVER"} {
+	if e["DBUS_SESSION_BUS_ADDRESS"] != "unix:path=/run/flatpak/bus" || len(r.Spec.BusProxies) != 1 ||
+		!r.Spec.BusProxies[0].Policy.Filter || r.Spec.BusProxies[0].Socket != filepath.Join(run, "bus") ||
+		r.Spec.BusProxies[0].Policy.Names["org.x.Y"] == 0 || r.Spec.BusProxies[0].Policy.Names["org.test.App.*"] == 0 {
+		t.Errorf("session bus proxy: env %q, proxies %+v", e["DBUS_SESSION_BUS_ADDRESS"], r.Spec.BusProxies)
+	}
+	for _, k := range []string{"WAYLAND_DISPLAY", "SSH_AUTH_SOCK", "DISPLAY", "PULSE_SERVER"} {
 		if v, ok := e[k]; ok {
 			t.Errorf("%s = %q without the grant", k, v)
 		}

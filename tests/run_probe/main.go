@@ -6,9 +6,12 @@
 package main
 
 import (
+	"io"
+
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/godbus/dbus/v5"
 	"net"
 	"os"
 	"sort"
@@ -43,10 +46,50 @@ func sys(trap uintptr, a ...uintptr) string {
 	return "ok"
 }
 
+func probeDBus() {
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		fmt.Println("dbus-error=" + err.Error())
+		return
+	}
+	defer conn.Close()
+	var names []string
+	if err := conn.BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names); err != nil {
+		fmt.Println("dbus-error=" + err.Error())
+		return
+	}
+	var shown []string
+	for _, n := range names {
+		if !strings.HasPrefix(n, ":") {
+			shown = append(shown, n)
+		}
+	}
+	sort.Strings(shown)
+	var pid uint32
+	conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, conn.Names()[0]).Store(&pid)
+	call := conn.Object("org.test.Hidden", "/").Call("org.freedesktop.DBus.Peer.Ping", 0)
+	hidden := "ok"
+	if call.Err != nil {
+		if e, ok := call.Err.(dbus.Error); ok {
+			hidden = e.Name
+		} else {
+			hidden = call.Err.Error()
+		}
+	}
+	fmt.Printf("dbus-names=%s\ndbus-pid=%d\ndbus-call-hidden=%s\n", strings.Join(shown, ","), pid, hidden)
+	io.Copy(io.Discard, os.Stdin)
+}
+
 func main() {
 	mode := ""
 	for _, a := range os.Args[1:] {
 		switch a {
+		case "dbus":
+			// Through the session bus the sandbox has: the names it can
+			// see and the pid the bus sees for it, printed at once; then
+			// wait for stdin to close, so the caller can inspect that pid.
+			probeDBus()
+			continue
 		case "info":
 			// Every line of /.flatpak-info but the random instance id.
 			data, _ := os.ReadFile("/.flatpak-info")
