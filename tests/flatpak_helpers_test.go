@@ -93,7 +93,7 @@ func (w *fpWorld) tinyRuntime(id string) string {
 	rt := filepath.Join(w.dir, "build-"+id)
 	files := filepath.Join(rt, "usr")
 	for src, dst := range map[string]string{
-		"/bin/dash": "bin/sh",
+		"/bin/dash":                                      "bin/sh",
 		"/usr/lib/x86_64-linux-gnu/libc.so.6":            "lib/x86_64-linux-gnu/libc.so.6",
 		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": "lib64/ld-linux-x86-64.so.2",
 	} {
