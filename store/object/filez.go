@@ -108,8 +108,11 @@ func ReadLengthPrefixed(r io.Reader) ([]byte, error) {
 // followed by end of stream.
 func ReadFilez(r io.Reader) (FileHeader, io.ReadCloser, error) {
 	br, ok := r.(flate.Reader)
+	var pooled *bufio.Reader
 	if !ok {
-		br = bufio.NewReader(r)
+		pooled = bufReaderPool.Get().(*bufio.Reader)
+		pooled.Reset(r)
+		br = pooled
 	}
 	hdr, err := ReadLengthPrefixed(br)
 	if err != nil {
@@ -120,11 +123,24 @@ func ReadFilez(r io.Reader) (FileHeader, io.ReadCloser, error) {
 		return h, nil, fmt.Errorf("filez: %w", err)
 	}
 	if h.IsSymlink() {
-		return h, &exactReader{r: br, left: 0, symlink: true}, nil
+		return h, &exactReader{r: br, left: 0, symlink: true, pooled: pooled}, nil
 	}
-	zr := flate.NewReader(br)
-	return h, &exactReader{r: zr, zr: zr, src: br, left: h.Size}, nil
+	var zr io.ReadCloser
+	if p, ok := inflaterPool.Get().(io.ReadCloser); ok {
+		p.(flate.Resetter).Reset(br, nil)
+		zr = p
+	} else {
+		zr = flate.NewReader(br)
+	}
+	return h, &exactReader{r: zr, zr: zr, src: br, left: h.Size, pooled: pooled}, nil
 }
+
+// Inflaters and buffered readers are reused across objects (fsck and
+// checkout read thousands).
+var (
+	inflaterPool  sync.Pool
+	bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+)
 
 // exactReader yields exactly left bytes and then checks the stream ends.
 type exactReader struct {
@@ -134,9 +150,14 @@ type exactReader struct {
 	left    uint64
 	symlink bool
 	done    bool
+	pooled  *bufio.Reader // returned to bufReaderPool on Close
+	closed  bool
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
+	if e.closed {
+		return 0, errors.New("filez: read after close")
+	}
 	if e.left == 0 {
 		if !e.done {
 			e.done = true
@@ -175,13 +196,13 @@ func (e *exactReader) finish() error {
 			return fmt.Errorf("filez: %w: content longer than header size", ErrInvalid)
 		}
 	}
-	if n, _ := e.src_().Read(one[:]); n > 0 {
+	if n, _ := e.source().Read(one[:]); n > 0 {
 		return fmt.Errorf("filez: %w: trailing data", ErrInvalid)
 	}
 	return nil
 }
 
-func (e *exactReader) src_() io.Reader {
+func (e *exactReader) source() io.Reader {
 	if e.src != nil {
 		return e.src
 	}
@@ -189,9 +210,21 @@ func (e *exactReader) src_() io.Reader {
 }
 
 // Close releases the decompressor; it does not close the underlying reader.
+// The reader must not be used afterwards.
 func (e *exactReader) Close() error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
 	if e.zr != nil {
-		return e.zr.Close()
+		e.zr.Close()
+		inflaterPool.Put(e.zr)
+		e.zr, e.r = nil, nil
+	}
+	if e.pooled != nil {
+		e.pooled.Reset(nil)
+		bufReaderPool.Put(e.pooled)
+		e.pooled, e.src = nil, nil
 	}
 	return nil
 }
