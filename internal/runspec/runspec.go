@@ -206,6 +206,14 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	)
 	// 15: the shared per-app runtime dir.
 	b.add(launcher.Mount{Type: launcher.Bind, Source: b.xdgRun, Dest: b.sboxRun})
+	// 16: the document portal's per-app view, when its FUSE file system is
+	// mounted (Flatpak asks GetMountPoint over D-Bus; a stat of the by-app
+	// directory gives the same answer without the round-trip).
+	if !in.Sandbox {
+		if doc := filepath.Join(host.RuntimeDir, "doc", "by-app", in.AppID); exists(doc) {
+			b.add(launcher.Mount{Type: launcher.Bind, Source: doc, Dest: "/run/flatpak/doc"})
+		}
+	}
 	// 17: devices.
 	b.devices()
 	// 18: per-app /tmp.
