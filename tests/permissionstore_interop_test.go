@@ -121,6 +121,14 @@ func TestPermissionStoreInteropBytes(t *testing.T) {
 		if round == 0 {
 			psCall(t, obj, "SetPermission", "single", true, "inhibit", "org.example.A", []string{"logout", "suspend"})
 			psCall(t, obj, "SetValue", "values", true, "only", dbus.MakeVariant([]string{"a", "b"}))
+			// A dictionary whose keys are not sorted: its order must be kept.
+			type sv struct {
+				K string
+				V dbus.Variant
+			}
+			dict := []sv{{"zeta", dbus.MakeVariant(int32(-5))}, {"alpha", dbus.MakeVariant("text")},
+				{"mid", dbus.MakeVariantWithSignature([]sv{{"y", dbus.MakeVariant(byte(1))}, {"b", dbus.MakeVariant([]string{})}}, dbus.ParseSignatureMust("a{sv}"))}}
+			psCall(t, obj, "SetValue", "values", true, "dict", dbus.MakeVariantWithSignature(dict, dbus.ParseSignatureMust("a{sv}")))
 			psCall(t, obj, "SetPermission", "emptied", true, "x", "org.example.A", []string{"yes"})
 			psCall(t, obj, "Delete", "emptied", "x")
 		}

@@ -91,17 +91,7 @@ func fromGo(t gvariant.Type, rv reflect.Value, depth int) (gvariant.Value, error
 		if rv.Kind() != reflect.String {
 			return bad()
 		}
-		s := rv.String()
-		if err := gvariant.CheckString(s); err != nil {
-			return gvariant.Value{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-		}
-		switch ts[0] {
-		case 'o':
-			return gvariant.ObjectPath(s), nil
-		case 'g':
-			return gvariant.Signature(s), nil
-		}
-		return gvariant.String(s), nil
+		return stringValue(ts[0], rv.String())
 	case 'v':
 		dv, ok := rv.Interface().(dbus.Variant)
 		if !ok {

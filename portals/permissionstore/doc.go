@@ -22,11 +22,14 @@
 //     of changes since the table was loaded, through GLib hash table order;
 //     the store replays that bookkeeping, so after the same calls both
 //     implementations write byte-identical files.
+//   - Recorder: godbus decodes dictionaries into Go maps, losing the order
+//     the caller sent; on unix-socket buses the store also watches the raw
+//     incoming bytes and decodes the data of Set/SetValue from them
+//     (wire.go), so dictionaries keep their order. Elsewhere they are
+//     stored sorted by key.
 //
-// Differences from xdg-permission-store: dictionaries inside data values
-// are stored sorted by key (godbus decodes them into maps, losing the
-// order the caller sent); table names containing '/' or equal to "." or
-// ".." are refused with InvalidArgument instead of naming files outside
-// the directory; ids and app ids over 65535 bytes are refused (upstream
-// writes a damaged file).
+// Differences from xdg-permission-store: table names containing '/' or
+// equal to "." or ".." are refused with InvalidArgument instead of naming
+// files outside the directory; ids and app ids over 65535 bytes are
+// refused (upstream writes a damaged file).
 package permissionstore

@@ -3,6 +3,8 @@ package permissionstore
 import (
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
+
+	"github.com/porthole-dev/porthole/internal/gvariant"
 )
 
 // methods is the exported D-Bus object: each method takes its turn from
@@ -71,8 +73,21 @@ func (m *methods) GetPermission(msg dbus.Message, table, id, app string) ([]stri
 	return perms, dbusError(err)
 }
 
+// data returns the data argument of a Set or SetValue call: decoded from
+// the recorded raw body when there is one (dictionary order intact), else
+// converted from godbus's decoding.
+func (m *methods) data(msg dbus.Message, data dbus.Variant) (gvariant.Value, error) {
+	sender, _ := msg.Headers[dbus.FieldSender].Value().(string)
+	if raw, ok := m.rec.take(sender, msg.Serial()); ok {
+		if v, err := lastArg(raw.body, raw.order, raw.sig); err == nil && v.Type().String() == "v" {
+			return v.Unbox(), nil
+		}
+	}
+	return fromDBusVariant(data, 0)
+}
+
 func (m *methods) Set(msg dbus.Message, table string, create bool, id string, appPermissions map[string][]string, data dbus.Variant) *dbus.Error {
-	v, err := fromDBusVariant(data, 0)
+	v, err := m.data(msg, data)
 	if err != nil {
 		return m.reject(msg, err)
 	}
@@ -80,7 +95,7 @@ func (m *methods) Set(msg dbus.Message, table string, create bool, id string, ap
 }
 
 func (m *methods) SetValue(msg dbus.Message, table string, create bool, id string, data dbus.Variant) *dbus.Error {
-	v, err := fromDBusVariant(data, 0)
+	v, err := m.data(msg, data)
 	if err != nil {
 		return m.reject(msg, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ var methodSignatures = map[string]string{
 type Service struct {
 	store *Store
 	seq   *sequencer
+	rec   *recorder // raw bodies of Set/SetValue calls; nil when not recording
 	conn  *dbus.Conn
 	opMu  sync.Mutex     // makes each change and its signal atomic
 	calls sync.WaitGroup // calls in progress, for a clean shutdown
@@ -145,12 +147,22 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	sv := NewService(NewStore(opts.Dir, log))
-	var conn *dbus.Conn
-	var err error
-	if opts.Address == "" {
-		conn, err = dbus.ConnectSessionBus(dbus.WithIncomingInterceptor(sv.Interceptor), dbus.WithContext(ctx))
-	} else {
-		conn, err = dbus.Connect(opts.Address, dbus.WithIncomingInterceptor(sv.Interceptor), dbus.WithContext(ctx))
+	connOpts := []dbus.ConnOption{dbus.WithIncomingInterceptor(sv.Interceptor), dbus.WithContext(ctx)}
+	address := opts.Address
+	if address == "" {
+		address = os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	}
+	// Prefer a connection that records raw call bodies (to keep the order
+	// of dictionaries in stored data); other transports go through godbus.
+	rec := newRecorder()
+	conn, ok, err := dialRecording(address, rec, connOpts...)
+	switch {
+	case ok:
+		sv.rec = rec
+	case opts.Address == "":
+		conn, err = dbus.ConnectSessionBus(connOpts...)
+	default:
+		conn, err = dbus.Connect(opts.Address, connOpts...)
 	}
 	if err != nil {
 		return fmt.Errorf("connecting to the bus: %w", err)
