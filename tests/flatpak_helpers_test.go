@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/porthole-dev/porthole/internal/testenv"
@@ -21,6 +22,25 @@ type fpWorld struct {
 	bin               string
 	gpgHome, fpr, pub string
 	ptInst, fpInst    string
+
+	mu       sync.Mutex
+	requests []string // paths served, in order
+}
+
+// served reports whether a request path matching all parts was served.
+func (w *fpWorld) served(parts ...string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.requests {
+		ok := true
+		for _, part := range parts {
+			ok = ok && strings.Contains(p, part)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 func newFPWorld(t *testing.T) *fpWorld {
@@ -31,13 +51,15 @@ func newFPWorld(t *testing.T) *fpWorld {
 	w.gpgHome, w.fpr, w.pub = spGPGHome(t, "rsa2048")
 	w.ptInst = filepath.Join(w.dir, "pt-inst")
 	w.fpInst = filepath.Join(w.dir, "fp-inst")
+	os.Mkdir(filepath.Join(w.dir, "xdg"), 0o700)
 	return w
 }
 
 func (w *fpWorld) env() []string {
 	return testenv.WithEnv(os.Environ(), "PORTHOLE_USER_DIR="+w.ptInst, "FLATPAK_USER_DIR="+w.fpInst,
 		"PORTHOLE_SYSTEM_DIR="+filepath.Join(w.dir, "pt-system"), "FLATPAK_SYSTEM_DIR="+filepath.Join(w.dir, "fp-system"),
-		"GNUPGHOME="+w.gpgHome, "HOME="+filepath.Join(w.dir, "home"))
+		"GNUPGHOME="+w.gpgHome, "HOME="+filepath.Join(w.dir, "home"), "XDG_RUNTIME_DIR="+filepath.Join(w.dir, "xdg"),
+		"DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
 }
 
 func (w *fpWorld) run(name string, args ...string) (string, error) {
@@ -81,7 +103,13 @@ func (w *fpWorld) fp(args ...string) string {
 
 // serve serves dir over HTTP on 127.0.0.1 and returns its URL.
 func (w *fpWorld) serve(dir string) string {
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	fs := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		w.requests = append(w.requests, r.URL.Path)
+		w.mu.Unlock()
+		fs.ServeHTTP(rw, r)
+	}))
 	w.t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -23,6 +23,12 @@ func TestFlatpakInstallsOurs(t *testing.T) {
 		t.Fatalf("flatpak remote-ls:\n%s", out)
 	}
 	w.fp("--user", "install", "-y", "--noninteractive", "ours", "org.test.Hello")
+	// flatpak 1.14 used the indexed summary we wrote, not the fallback.
+	for _, parts := range [][]string{{"/summary.idx"}, {"/summaries/", ".idx.sig"}, {"/summaries/", ".gz"}} {
+		if !w.served(parts...) {
+			t.Errorf("flatpak did not fetch %v", parts)
+		}
+	}
 	info := w.fp("--user", "info", "org.test.Hello")
 	for _, want := range []string{"app/org.test.Hello/x86_64/stable", "Origin: ours", "Runtime: org.test.Platform/x86_64/1"} {
 		if !strings.Contains(info, want) {
@@ -98,6 +104,15 @@ func TestWeInstallFlatpaks(t *testing.T) {
 	}
 	if out := w.pt("history", "--user"); !strings.Contains(out, "install\tapp/org.test.Hello/x86_64/stable") {
 		t.Errorf("history:\n%s", out)
+	}
+	if testenv.HaveUserNS() || testenv.IsRoot() {
+		rb, err := buildRunBins() // porthole next to the static porthole-init
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := w.run(rb.porthole, "run", "org.test.Hello"); err != nil || !strings.Contains(out, "hello from flatpak") {
+			t.Errorf("porthole run of the installed app: %v\n%s", err, out)
+		}
 	}
 	w.pt("uninstall", "--user", "-y", "org.test.Hello")
 	w.pt("uninstall", "--user", "-y", "--unused")
