@@ -215,3 +215,30 @@ func TestGoldenVectorsFsck(t *testing.T) {
 		t.Errorf("user.test = %q, %v", buf[:n], err)
 	}
 }
+
+// TestCommitLargeFile covers the streaming (two-pass) path for files over
+// smallFile.
+func TestCommitLargeFile(t *testing.T) {
+	requireOstree(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	must(t, os.MkdirAll(tree, 0o755))
+	big := make([]byte, smallFile+12345)
+	for i := range big {
+		big[i] = byte(i / 7)
+	}
+	must(t, os.WriteFile(filepath.Join(tree, "large"), big, 0o644))
+	for _, mc := range modeCases[:3] {
+		theirs := filepath.Join(dir, "theirs-"+mc.flag)
+		storetest.Ostree(t, "init", "--repo="+theirs, "--mode="+mc.flag)
+		want := ostreeCommit(t, theirs, tree, "main", false)
+		repo, err := Init(context.Background(), filepath.Join(dir, "ours-"+mc.flag), mc.mode)
+		must(t, err)
+		got := ourCommit(t, repo, tree, "main", false)
+		repo.Close()
+		if got.String() != want {
+			t.Errorf("%s: commit %s, ostree made %s", mc.flag, got, want)
+		}
+		storetest.Ostree(t, "fsck", "--repo="+repo.Path())
+	}
+}
