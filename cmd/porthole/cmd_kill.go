@@ -17,7 +17,7 @@ func runKill(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	killed := false
 	for _, in := range listInstances() {
 		if in.ID == args[0] || in.Info.Name == args[0] {
-			if err := syscall.Kill(in.Pid, syscall.SIGKILL); err != nil {
+			if err := syscall.Kill(in.ChildPid, syscall.SIGKILL); err != nil {
 				fmt.Fprintf(stderr, "error: killing %s: %v\n", in.ID, err)
 				return 1
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 
 	"github.com/porthole-dev/porthole/internal/appinfo"
 )
@@ -19,8 +19,9 @@ import (
 // instance is one running sandbox, from $XDG_RUNTIME_DIR/.flatpak/IID.
 type instance struct {
 	ID, Dir string
-	Pid     int
-	Info    *appinfo.Info
+	// Pid is the launching porthole process, ChildPid the sandbox's pid 1.
+	Pid, ChildPid int
+	Info          *appinfo.Info
 }
 
 func instanceBase() string {
@@ -53,6 +54,15 @@ func listInstances() []instance {
 			}
 			continue
 		}
+		var bi struct {
+			ChildPid int `json:"child-pid"`
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, "bwrapinfo.json")); err == nil {
+			json.Unmarshal(data, &bi)
+		}
+		if bi.ChildPid <= 0 || syscall.Kill(bi.ChildPid, 0) == syscall.ESRCH {
+			continue
+		}
 		raw, err := os.ReadFile(filepath.Join(dir, "info"))
 		if err != nil {
 			continue
@@ -61,7 +71,7 @@ func listInstances() []instance {
 		if err != nil {
 			continue
 		}
-		out = append(out, instance{ID: e.Name(), Dir: dir, Pid: pid, Info: info})
+		out = append(out, instance{ID: e.Name(), Dir: dir, Pid: pid, ChildPid: bi.ChildPid, Info: info})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Pid < out[j].Pid })
 	return out
@@ -70,7 +80,7 @@ func listInstances() []instance {
 // findInstance matches an instance id, an app id or a pid.
 func findInstance(key string) (instance, bool) {
 	for _, in := range listInstances() {
-		if in.ID == key || in.Info.Name == key || strconv.Itoa(in.Pid) == key {
+		if in.ID == key || in.Info.Name == key || strconv.Itoa(in.Pid) == key || strconv.Itoa(in.ChildPid) == key {
 			return in, true
 		}
 	}
@@ -85,15 +95,16 @@ func runPs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cols := strings.Split(*columns, ",")
-	tw := tabwriter.NewWriter(stdout, 0, 8, 1, '\t', 0)
 	for _, in := range listInstances() {
 		var row []string
 		for _, c := range cols {
 			switch c {
 			case "instance":
 				row = append(row, in.ID)
-			case "pid", "child-pid":
+			case "pid":
 				row = append(row, strconv.Itoa(in.Pid))
+			case "child-pid":
+				row = append(row, strconv.Itoa(in.ChildPid))
 			case "application":
 				row = append(row, in.Info.Name)
 			case "arch":
@@ -114,8 +125,8 @@ func runPs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		// Tab-separated, as flatpak ps prints when not on a terminal.
+		fmt.Fprintln(stdout, strings.Join(row, "\t"))
 	}
-	tw.Flush()
 	return 0
 }

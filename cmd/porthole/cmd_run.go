@@ -272,8 +272,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}
-	pid := strconv.Itoa(p.Pid)
-	os.WriteFile(filepath.Join(res.InstanceDir, "pid"), []byte(pid), 0o644)
+	// As with Flatpak: pid is the launching process, child-pid the
+	// sandbox's pid 1.
+	os.WriteFile(filepath.Join(res.InstanceDir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
 	info, _ := json.Marshal(map[string]int{"child-pid": p.Pid})
 	os.WriteFile(filepath.Join(res.InstanceDir, "bwrapinfo.json"), append(info, '\n'), 0o644)
 
