@@ -359,6 +359,7 @@ func cleanMarkup(s string) (string, error) {
 	dec := xml.NewDecoder(strings.NewReader("<markup>" + s + "</markup>"))
 	dec.Strict = true
 	var b strings.Builder
+	var links []bool // per open <a>: whether it was kept (it needs an href)
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -373,17 +374,26 @@ func cleanMarkup(s string) (string, error) {
 			case "b", "i":
 				b.WriteString("<" + t.Name.Local + ">")
 			case "a":
+				kept := false
 				for _, a := range t.Attr {
 					if a.Name.Local == "href" {
 						b.WriteString(`<a href="` + escapeMarkup(a.Value) + `">`)
+						kept = true
 						break
 					}
 				}
+				links = append(links, kept)
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
-			case "b", "i", "a":
+			case "b", "i":
 				b.WriteString("</" + t.Name.Local + ">")
+			case "a":
+				kept := len(links) > 0 && links[len(links)-1]
+				links = links[:max(len(links)-1, 0)]
+				if kept {
+					b.WriteString("</a>")
+				}
 			}
 		case xml.CharData:
 			b.WriteString(escapeMarkup(string(t)))
