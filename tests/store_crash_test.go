@@ -16,7 +16,7 @@ import (
 )
 
 // bigTree writes n files of size bytes (varied, partly compressible).
-func bigTree(t *testing.T, dir string, n, size int, seed int64) string {
+func storeBigTree(t *testing.T, dir string, n, size int, seed int64) string {
 	t.Helper()
 	rng := rand.New(rand.NewSource(seed))
 	buf := make([]byte, size)
@@ -35,7 +35,7 @@ func bigTree(t *testing.T, dir string, n, size int, seed int64) string {
 }
 
 // countFiles counts regular files and symlinks below dir.
-func countFiles(dir string) int {
+func storeCountFiles(dir string) int {
 	n := 0
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -49,7 +49,7 @@ func countFiles(dir string) int {
 // killWhen starts porthole store ARGS and SIGKILLs it as soon as cond
 // holds (or lets it finish). It reports whether the kill happened before
 // the process exited by itself.
-func killWhen(t *testing.T, cond func() bool, args ...string) bool {
+func storeKillWhen(t *testing.T, cond func() bool, args ...string) bool {
 	t.Helper()
 	cmd := exec.Command(storeCoreBin(t), append([]string{"store"}, args...)...)
 	if err := cmd.Start(); err != nil {
@@ -77,13 +77,13 @@ func killWhen(t *testing.T, cond func() bool, args ...string) bool {
 	return false
 }
 
-func fsckBoth(t *testing.T, repo string) {
+func storeFsckBoth(t *testing.T, repo string) {
 	t.Helper()
-	ph(t, "fsck", "--repo="+repo)
+	storeRun(t, "fsck", "--repo="+repo)
 	storetest.Ostree(t, "fsck", "--repo="+repo)
 }
 
-func stagedFiles(repo string) int {
+func storeStagedFiles(repo string) int {
 	dirs, _ := filepath.Glob(filepath.Join(repo, "tmp", "staging-*"))
 	n := 0
 	for _, d := range dirs {
@@ -98,26 +98,26 @@ func stagedFiles(repo string) int {
 // each kill both fscks pass and no ref moved; the rerun completes with the
 // commit ostree makes from the same tree.
 func TestStoreKillCommit(t *testing.T) {
-	requireOstreeCLI(t)
+	storeRequireOstree(t)
 	dir := t.TempDir()
-	tree := bigTree(t, filepath.Join(dir, "tree"), 900, 16<<10, 1)
+	tree := storeBigTree(t, filepath.Join(dir, "tree"), 900, 16<<10, 1)
 	repo := filepath.Join(dir, "repo")
-	ph(t, "init", "--repo="+repo, "--mode=archive")
-	args := append([]string{"commit", "--repo=" + repo, "-b", "main", "--no-bindings", tree}, deterministic...)
+	storeRun(t, "init", "--repo="+repo, "--mode=archive")
+	args := append([]string{"commit", "--repo=" + repo, "-b", "main", "--no-bindings", tree}, storeDeterministic...)
 	objects := filepath.Join(repo, "objects")
 	points := []struct {
 		name string
 		cond func() bool
 	}{
-		{"early staging", func() bool { return stagedFiles(repo) >= 20 }},
-		{"late staging", func() bool { return stagedFiles(repo) >= 600 }},
+		{"early staging", func() bool { return storeStagedFiles(repo) >= 20 }},
+		{"late staging", func() bool { return storeStagedFiles(repo) >= 600 }},
 		{"renaming", func() bool { ents, _ := os.ReadDir(objects); return len(ents) > 0 }},
 	}
 	for _, p := range points {
-		killed := killWhen(t, p.cond, args...)
-		t.Logf("%s: killed=%v, %d objects in place, %d staged", p.name, killed, countFiles(objects), stagedFiles(repo))
-		fsckBoth(t, repo)
-		if _, _, err := phRun(t, "rev-parse", "--repo="+repo, "main"); killed && err == nil {
+		killed := storeKillWhen(t, p.cond, args...)
+		t.Logf("%s: killed=%v, %d objects in place, %d staged", p.name, killed, storeCountFiles(objects), storeStagedFiles(repo))
+		storeFsckBoth(t, repo)
+		if _, _, err := storeRunErr(t, "rev-parse", "--repo="+repo, "main"); killed && err == nil {
 			// The ref is written last; it may exist only if the kill came
 			// after the commit finished its flush.
 			t.Logf("%s: ref exists after kill", p.name)
@@ -127,17 +127,17 @@ func TestStoreKillCommit(t *testing.T) {
 		}
 		// Start over from an empty object store for the next kill point.
 		os.RemoveAll(repo)
-		ph(t, "init", "--repo="+repo, "--mode=archive")
+		storeRun(t, "init", "--repo="+repo, "--mode=archive")
 	}
-	got := strings.TrimSpace(ph(t, args...))
-	fsckBoth(t, repo)
+	got := strings.TrimSpace(storeRun(t, args...))
+	storeFsckBoth(t, repo)
 	// The successful writer removed the dead writers' staging directories.
-	if n := stagedFiles(repo); n != 0 {
+	if n := storeStagedFiles(repo); n != 0 {
 		t.Errorf("%d staged files left after a successful commit", n)
 	}
 	theirs := filepath.Join(dir, "theirs")
 	storetest.Ostree(t, "init", "--repo="+theirs, "--mode=archive")
-	want := storetest.Ostree(t, append([]string{"commit", "--repo=" + theirs, "-b", "main", "--no-bindings", "--tree=dir=" + tree}, deterministic...)...)
+	want := storetest.Ostree(t, append([]string{"commit", "--repo=" + theirs, "-b", "main", "--no-bindings", "--tree=dir=" + tree}, storeDeterministic...)...)
 	if got != want {
 		t.Errorf("commit after kills = %s, ostree made %s", got, want)
 	}
@@ -146,26 +146,26 @@ func TestStoreKillCommit(t *testing.T) {
 // TestStoreKillPrune kills `porthole store prune` once it has deleted some
 // objects; fsck passes and the rerun removes the rest.
 func TestStoreKillPrune(t *testing.T) {
-	requireOstreeCLI(t)
+	storeRequireOstree(t)
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
-	ph(t, "init", "--repo="+repo, "--mode=bare-user-only")
+	storeRun(t, "init", "--repo="+repo, "--mode=bare-user-only")
 	small := storetest.MakeTree(t, filepath.Join(dir, "small"), storetest.TreeOptions{})
-	ph(t, append([]string{"commit", "--repo=" + repo, "-b", "main", small}, deterministic...)...)
+	storeRun(t, append([]string{"commit", "--repo=" + repo, "-b", "main", small}, storeDeterministic...)...)
 	for i := 0; i < 2; i++ {
-		big := bigTree(t, filepath.Join(dir, fmt.Sprint("big", i)), 1200, 512, int64(10+i))
-		ph(t, "commit", "--repo="+repo, "-b", "old", "--timestamp=2020-01-0"+fmt.Sprint(i+2)+"T00:00:00Z", "--no-xattrs", big)
+		big := storeBigTree(t, filepath.Join(dir, fmt.Sprint("big", i)), 1200, 512, int64(10+i))
+		storeRun(t, "commit", "--repo="+repo, "-b", "old", "--timestamp=2020-01-0"+fmt.Sprint(i+2)+"T00:00:00Z", "--no-xattrs", big)
 	}
-	ph(t, "refs", "--repo="+repo, "--delete", "old")
-	before := countFiles(filepath.Join(repo, "objects"))
-	killed := killWhen(t, func() bool { return countFiles(filepath.Join(repo, "objects")) < before-100 }, "prune", "--repo="+repo, "--refs-only")
-	t.Logf("killed=%v: %d of %d objects left", killed, countFiles(filepath.Join(repo, "objects")), before)
-	fsckBoth(t, repo)
-	ph(t, "prune", "--repo="+repo, "--refs-only")
-	fsckBoth(t, repo)
+	storeRun(t, "refs", "--repo="+repo, "--delete", "old")
+	before := storeCountFiles(filepath.Join(repo, "objects"))
+	killed := storeKillWhen(t, func() bool { return storeCountFiles(filepath.Join(repo, "objects")) < before-100 }, "prune", "--repo="+repo, "--refs-only")
+	t.Logf("killed=%v: %d of %d objects left", killed, storeCountFiles(filepath.Join(repo, "objects")), before)
+	storeFsckBoth(t, repo)
+	storeRun(t, "prune", "--repo="+repo, "--refs-only")
+	storeFsckBoth(t, repo)
 	theirs := filepath.Join(dir, "theirs")
 	storetest.Ostree(t, "init", "--repo="+theirs, "--mode=bare-user-only")
-	storetest.Ostree(t, append([]string{"commit", "--repo=" + theirs, "-b", "main", "--tree=dir=" + small}, deterministic...)...)
+	storetest.Ostree(t, append([]string{"commit", "--repo=" + theirs, "-b", "main", "--tree=dir=" + small}, storeDeterministic...)...)
 	if got, want := storetest.ObjectSet(t, repo), storetest.ObjectSet(t, theirs); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("after prune: %d objects, a fresh repo with only main has %d", len(got), len(want))
 	}
@@ -176,11 +176,11 @@ func TestStoreKillPrune(t *testing.T) {
 func TestStoreConcurrentCLICommits(t *testing.T) {
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
-	ph(t, "init", "--repo="+repo, "--mode=archive")
+	storeRun(t, "init", "--repo="+repo, "--mode=archive")
 	var cmds []*exec.Cmd
 	var outs []*bytes.Buffer
 	for i := 0; i < 2; i++ {
-		tree := bigTree(t, filepath.Join(dir, fmt.Sprint("t", i)), 400, 8<<10, int64(100+i%1))
+		tree := storeBigTree(t, filepath.Join(dir, fmt.Sprint("t", i)), 400, 8<<10, int64(100+i%1))
 		storetest.MakeTree(t, filepath.Join(tree, "sample"), storetest.TreeOptions{Variant: i})
 		cmd := exec.Command(storeCoreBin(t), "store", "commit", "--repo="+repo, "-b", fmt.Sprint("b", i), tree)
 		var out bytes.Buffer
@@ -195,9 +195,9 @@ func TestStoreConcurrentCLICommits(t *testing.T) {
 			t.Errorf("writer %d: %v\n%s", i, err, outs[i])
 		}
 	}
-	refs := ph(t, "refs", "--repo="+repo)
+	refs := storeRun(t, "refs", "--repo="+repo)
 	if refs != "b0\nb1\n" {
 		t.Errorf("refs = %q", refs)
 	}
-	ph(t, "fsck", "--repo="+repo)
+	storeRun(t, "fsck", "--repo="+repo)
 }

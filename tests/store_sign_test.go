@@ -21,7 +21,7 @@ import (
 // detached metadata holds two signatures that verify over the commit
 // bytes, and `show` prints the same signature report as ostree.
 func TestStoreCommitGPGSign(t *testing.T) {
-	requireOstreeCLI(t)
+	storeRequireOstree(t)
 	dir := t.TempDir()
 	var ids, files []string
 	var keyring []*openpgp.Entity
@@ -44,8 +44,8 @@ func TestStoreCommitGPGSign(t *testing.T) {
 	}
 	tree := storetest.MakeTree(t, filepath.Join(dir, "tree"), storetest.TreeOptions{})
 	repo := filepath.Join(dir, "repo")
-	ph(t, "init", "--repo="+repo, "--mode=archive")
-	c := strings.TrimSpace(ph(t, "commit", "--repo="+repo, "-b", "main", "--gpg-sign="+ids[0], "--gpg-homedir="+files[0], tree))
+	storeRun(t, "init", "--repo="+repo, "--mode=archive")
+	c := strings.TrimSpace(storeRun(t, "commit", "--repo="+repo, "-b", "main", "--gpg-sign="+ids[0], "--gpg-homedir="+files[0], tree))
 	// Two --gpg-sign keys from one key file holding both.
 	both := filepath.Join(dir, "both")
 	b0, _ := os.ReadFile(files[0])
@@ -53,7 +53,7 @@ func TestStoreCommitGPGSign(t *testing.T) {
 	if err := os.WriteFile(both, append(b0, b1...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c2 := strings.TrimSpace(ph(t, "commit", "--repo="+repo, "-b", "two", "--gpg-sign="+ids[0], "--gpg-sign="+ids[1], "--gpg-homedir="+both, tree))
+	c2 := strings.TrimSpace(storeRun(t, "commit", "--repo="+repo, "-b", "two", "--gpg-sign="+ids[0], "--gpg-sign="+ids[1], "--gpg-homedir="+both, tree))
 
 	r, err := store.Open(context.Background(), repo)
 	if err != nil {
@@ -81,7 +81,7 @@ func TestStoreCommitGPGSign(t *testing.T) {
 		}
 	}
 	// Without the public keys both tools say so, in the same words.
-	ours := ph(t, "show", "--repo="+repo, "two")
+	ours := storeRun(t, "show", "--repo="+repo, "two")
 	theirs := storetest.Ostree(t, "show", "--repo="+repo, "two")
 	if strings.TrimSpace(ours) != theirs || !strings.Contains(ours, "Found 2 signatures") {
 		t.Errorf("show:\nours:\n%s\nostree:\n%s", ours, theirs)
