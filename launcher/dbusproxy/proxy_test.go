@@ -457,3 +457,99 @@ func socketPair() (*net.UnixConn, *net.UnixConn, error) {
 	}
 	return conns[0], conns[1], nil
 }
+
+// TestPipelinedClient sends SASL, Hello and a call to the unique name of a
+// talkable name in one write (as sd-bus and zbus do): the proxy answers
+// the SASL lines in order and holds the call until it has learnt who owns
+// the name, so the call passes.
+func TestPipelinedClient(t *testing.T) {
+	bus := testbus.New(t)
+	svc := bus.Conn(t)
+	if _, err := svc.RequestName("org.test.Talk", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Export(echo{}, "/x", "org.test.I"); err != nil {
+		t.Fatal(err)
+	}
+	path := startProxy(t, bus.Address(), testPolicy(), nil)
+	r := dialRaw(t, path)
+	uid := hex.EncodeToString([]byte(strconv.Itoa(os.Getuid())))
+	msgs := []byte("\x00AUTH EXTERNAL " + uid + "\r\nNEGOTIATE_UNIX_FD\r\nBEGIN\r\n")
+	hello, hs := r.callMsg(busName, "/org/freedesktop/DBus", busName, "Hello", "")
+	call, cs := r.callMsg(svc.Names()[0], "/x", "org.test.I", "Echo", "ping")
+	r.write(append(append(msgs, hello...), call...))
+	if l := r.line(); !strings.HasPrefix(l, "OK ") {
+		t.Fatalf("AUTH answered %q", l)
+	}
+	if l := r.line(); l != "AGREE_UNIX_FD\r\n" {
+		t.Fatalf("NEGOTIATE_UNIX_FD answered %q", l)
+	}
+	r.reply(hs)
+	h, m := r.reply(cs)
+	args, _ := h.stringArgs(m, 1)
+	if h.typ != typeMethodReturn || len(args) != 1 || args[0] != "ping" {
+		t.Errorf("call to the talkable name's owner = %d %s %q, want return \"ping\"", h.typ, h.errName, args)
+	}
+}
+
+type echo struct{}
+
+func (echo) Echo(s string) (string, *dbus.Error) { return s, nil }
+
+// TestClientRepliesOnlyToItsCallers: a peer calls the client; a reply the
+// client aims at another peer is dropped, the one to the caller passes.
+func TestClientRepliesOnlyToItsCallers(t *testing.T) {
+	bus := testbus.New(t)
+	caller := bus.Conn(t)
+	addrs, err := parseAddress(bus.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bystander := dialRaw(t, addrs[0].Name)
+	bystander.hello()
+	path := startProxy(t, bus.Address(), testPolicy(), nil)
+	r := dialRaw(t, path)
+	r.hello()
+
+	call := caller.Object(r.unique, "/c").Go("org.test.C.Ask", 0, nil)
+	var h *header
+	for {
+		var err error
+		if h, _, err = r.next(); err != nil {
+			t.Fatal(err)
+		}
+		if h.typ == typeMethodCall && h.member == "Ask" {
+			break
+		}
+	}
+	reply := func(dest string) []byte {
+		r.serial++
+		b := &builder{typ: typeMethodReturn, serial: r.serial}
+		b.uint32Field(fieldReplySerial, h.serial)
+		b.stringField(fieldDestination, 's', dest)
+		b.sig = "s"
+		b.appendString("answer for " + dest)
+		return b.bytes()
+	}
+	r.write(reply(bystander.unique))
+	r.write(reply(h.sender))
+	<-call.Done
+	var got string
+	if err := call.Store(&got); err != nil || got != "answer for "+h.sender {
+		t.Errorf("caller got %q, %v", got, err)
+	}
+	s := bystander.call(busName, "/org/freedesktop/DBus", busName, "GetId", "")
+	for {
+		bh, _, err := bystander.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bh.typ == typeSignal {
+			continue
+		}
+		if bh.replySerial != s {
+			t.Errorf("the bystander received a reply to %d from %s it never asked for", bh.replySerial, bh.sender)
+		}
+		break
+	}
+}
