@@ -151,7 +151,15 @@ func TestRunPsEnterKillExit(t *testing.T) {
 			t.Fatalf("instance did not start: %q", line)
 		}
 		ps, err := cmd("ps", "--columns=application,runtime").Output()
-		if err != nil || !strings.Contains(string(ps), "org.test.Shell\torg.porthole.Host/") {
+		// flatpak ps reads the same instance directories.
+		if testenv.HaveCommand("flatpak") {
+			fc := u.Command(t, "flatpak", "ps", "--columns=application,runtime")
+			fc.Env = testenv.WithEnv(fc.Env, "HOME="+home, "XDG_RUNTIME_DIR="+rundir)
+			if fps, err := fc.Output(); err != nil || string(fps) != string(ps) {
+				t.Errorf("flatpak ps = %q, %v; want %q", fps, err, ps)
+			}
+		}
+		if err != nil || !strings.Contains(string(ps), "org.test.Shell\torg.porthole.Host\n") {
 			t.Errorf("ps = %q, %v", ps, err)
 		}
 		out, err := cmd("enter", "org.test.Shell", "sh", "-c", "cat /tmp/mark; echo $FLATPAK_ID; exit 3").Output()

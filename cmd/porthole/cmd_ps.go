@@ -114,7 +114,9 @@ func runPs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			case "commit":
 				row = append(row, in.Info.AppCommit)
 			case "runtime":
-				row = append(row, strings.TrimPrefix(in.Info.Runtime, "runtime/"))
+				// The runtime's id, as flatpak ps shows it.
+				parts := strings.Split(in.Info.Runtime, "/")
+				row = append(row, parts[min(1, len(parts)-1)])
 			case "runtime-branch":
 				parts := strings.Split(in.Info.Runtime, "/")
 				row = append(row, parts[len(parts)-1])
