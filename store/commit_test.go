@@ -68,6 +68,33 @@ func TestCommitGoldenA(t *testing.T) {
 	}
 }
 
+// TestCommitGoldenX rebuilds the vectors' commit X (xattrs kept).
+func TestCommitGoldenX(t *testing.T) {
+	ctx := context.Background()
+	tree := filepath.Join(t.TempDir(), "tree3")
+	must(t, os.MkdirAll(tree, 0o755))
+	must(t, os.Chmod(tree, 0o755))
+	must(t, os.WriteFile(filepath.Join(tree, "empty"), nil, 0o644))
+	p := filepath.Join(tree, "withxattr")
+	must(t, os.WriteFile(p, []byte("x"), 0o644))
+	for _, x := range [][2]string{{"user.test", "abc"}, {"user.a", "1"}} {
+		must(t, setxattr(p, x[0], []byte(x[1])))
+	}
+	for _, mode := range []Mode{ModeArchive, ModeBareUser} {
+		repo, err := Init(ctx, filepath.Join(t.TempDir(), "repo"), mode)
+		must(t, err)
+		sum, err := Commit(ctx, repo, tree, CommitOptions{
+			Branch: "xattr", Subject: "xattr", NoBindings: true,
+			OwnerUID: u32(0), OwnerGID: u32(0), Timestamp: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		})
+		must(t, err)
+		repo.Close()
+		if sum.String() != "9eb6d71b0f854cc40d2f64cdb296b24e5c047b218dac198d1090d61abc911e46" {
+			t.Errorf("%s: Commit = %s, want commit X", mode, sum)
+		}
+	}
+}
+
 func TestInitConfigMatchesOstree(t *testing.T) {
 	testenv.Require(t, testenv.HaveCommand("ostree"), "needs ostree")
 	ctx := context.Background()
