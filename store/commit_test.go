@@ -117,3 +117,27 @@ func TestInitConfigMatchesOstree(t *testing.T) {
 
 var _ = strings.TrimSpace
 var _ = object.TypeFile
+
+// TestCommitGoldenB rebuilds commit B (parent A, default ref binding) from
+// its own checkout: the tree holds random data only the vectors have.
+func TestCommitGoldenB(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	must(t, os.CopyFS(filepath.Join(dir, "vec"), os.DirFS("testdata/vectors/archive-repo")))
+	vec := mustOpen(t, filepath.Join(dir, "vec"))
+	tree := filepath.Join(dir, "tree2")
+	must(t, Checkout(ctx, vec, "test", tree, CheckoutOptions{UserMode: true}))
+	repo, err := Init(ctx, filepath.Join(dir, "repo"), ModeBareUserOnly)
+	must(t, err)
+	defer repo.Close()
+	a, err := Commit(ctx, repo, goldenTreeA(t), CommitOptions{Branch: "test", Subject: "golden", NoXattrs: true, NoBindings: true,
+		OwnerUID: u32(0), OwnerGID: u32(0), Timestamp: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)})
+	must(t, err)
+	b, err := Commit(ctx, repo, tree, CommitOptions{Branch: "test", Subject: "second", NoXattrs: true,
+		OwnerUID: u32(0), OwnerGID: u32(0), Timestamp: time.Date(2020, 1, 2, 0, 0, 0, 0, time.UTC)})
+	must(t, err)
+	if a.String() != "a5c7614cedb49c2051d8ed78cf32c093b2d86a616126990858450165587f7ffd" ||
+		b.String() != "2743a051dbd5d01fa82d16160548905073cc763b5b1537c14a4ce1ccb407a48f" {
+		t.Errorf("commits A, B = %s, %s", a, b)
+	}
+}
