@@ -4,16 +4,27 @@
 //
 // # Use
 //
-//	p, err := dbusproxy.SessionBusPolicy("org.example.App", sessionBusPolicy)
-//	l, err := dbusproxy.Listen(socketPath)           // or accept a socketpair end
-//	err = dbusproxy.Serve(ctx, l, busAddress, p, &dbusproxy.Options{Logger: log})
+//	p, err := dbusproxy.SessionBusPolicy(appID, metadata["Session Bus Policy"])
+//	l, err := dbusproxy.Listen(socketPath) // unlinks a stale socket first
+//	err = dbusproxy.Serve(ctx, l, sessionBusAddress, p, &dbusproxy.Options{Logger: log})
 //
-// Serve runs until ctx is cancelled. For finer control, New returns a
-// *Proxy whose ServeConn proxies one already connected client (for
-// example one end of a socketpair handed to the sandbox). Policy is plain
-// data; Merge combines policies, Args renders one as xdg-dbus-proxy
-// options. `porthole dbus-proxy` is the xdg-dbus-proxy command line over
-// this package.
+// Serve runs until ctx is cancelled, then closes the listener (removing
+// the socket) and every client. For finer control, New returns a *Proxy:
+// Proxy.Serve accepts on a listener, Proxy.ServeConn proxies one client
+// already connected (for example one end of a socketpair handed to the
+// sandbox, which needs no socket file at all). Options.DialBus lets the
+// launcher open the bus side itself, e.g. from a process inside the
+// sandbox, so that the peer the bus and the portals see is the app
+// (/proc/PID/root/.flatpak-info), as Flatpak achieves by running
+// xdg-dbus-proxy inside bwrap.
+//
+// Policy is plain data: SessionBusPolicy, SystemBusPolicy and A11yBusPolicy
+// build Flatpak's defaults (plus the [Session Bus Policy] or
+// [System Bus Policy] entries, "none"/"see"/"talk"/"own"), Merge adds one
+// policy to another, Args renders a policy as xdg-dbus-proxy options.
+// `porthole dbus-proxy` is the xdg-dbus-proxy command line over this
+// package: several ADDRESS PATH groups, --args=FD, 'x' on --fd once every
+// socket listens, exit when that fd hangs up.
 //
 // # Glossary
 //
@@ -54,6 +65,7 @@
 // bytes are accepted (0.1.5 fixed that bug), SASL may be pipelined
 // (0.1.6), client serials are not rewritten (fake calls use the high range
 // as in 0.1.6), the eavesdrop check and the reply checks follow Debian's
-// security updates (0.1.4-3+deb12u2), and the client also waits for
-// exact-name GetNameOwner answers after Hello, not only wildcard ones.
+// security updates (0.1.4-3+deb12u2), the client also waits for
+// exact-name GetNameOwner answers after Hello, not only wildcard ones, and a
+// refused call that expects no reply is dropped without a Ping.
 package dbusproxy

@@ -116,9 +116,11 @@ func (cl *client) filterClient(h *header, m []byte, fds []int) (send *outgoing, 
 	switch {
 	case v == pass && rewrite == nil:
 		send = &outgoing{b: m, keepFDs: true}
-	case rewrite != nil || generatesReply(h):
+	case generatesReply(h):
 		// Answer through the bus: a Ping with the caller's serial keeps
-		// the answer in order with the replies to its earlier calls.
+		// the answer in order with the replies to its earlier calls. (A
+		// refused call that wants no reply is just dropped; xdg-dbus-proxy
+		// pings for some and keeps their expectation forever.)
 		closeFDs(fds)
 		if rewrite == nil {
 			rewrite = &expectation{kind: expectRewrite, errName: errAccessDenied}
