@@ -12,8 +12,8 @@ import (
 type a11yRegistry struct{}
 
 func (a11yRegistry) GetRegisteredEvents() (string, *dbus.Error) { return "events", nil }
-func (a11yRegistry) Embed(s string) (string, *dbus.Error)      { return "embedded " + s, nil }
-func (a11yRegistry) DeregisterEvent(string) *dbus.Error        { return nil }
+func (a11yRegistry) Embed(s string) (string, *dbus.Error)       { return "embedded " + s, nil }
+func (a11yRegistry) DeregisterEvent(string) *dbus.Error         { return nil }
 
 // TestDBusProxyDifferentialA11y compares both proxies under Flatpak's
 // accessibility-bus policy: --sloppy-names and call rules on one name.
