@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -31,7 +33,15 @@ type networkStatus struct {
 type networkMonitor struct {
 	s  *Server
 	nm dbus.BusObject // nil without NetworkManager
+
+	mu     sync.Mutex
+	cached networkStatus
+	at     time.Time
 }
+
+// statusTTL bounds how stale a reported status may be; reading the routing
+// tables on every call would dominate the call's cost.
+const statusTTL = time.Second
 
 var errNoNetwork = wrapf(ErrNotAllowed, "This call is not available inside the sandbox")
 
@@ -47,12 +57,20 @@ func (p *networkMonitor) allowed(msg *dbus.Message) *dbus.Error {
 }
 
 func (p *networkMonitor) status() networkStatus {
-	if p.nm != nil {
-		if st, ok := p.nmStatus(); ok {
-			return st
-		}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.at.IsZero() && time.Since(p.at) < statusTTL {
+		return p.cached
 	}
-	return kernelStatus()
+	st, ok := networkStatus{}, false
+	if p.nm != nil {
+		st, ok = p.nmStatus()
+	}
+	if !ok {
+		st = kernelStatus()
+	}
+	p.cached, p.at = st, time.Now()
+	return st
 }
 
 func (p *networkMonitor) nmStatus() (networkStatus, bool) {
