@@ -35,7 +35,8 @@ func runStoreCommit(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.Var(&trees, "tree", "dir=PATH: commit the directory PATH")
 	parent := fs.String("parent", "", "parent commit checksum, or \"none\"")
 	fs.Var(&gpgKeys, "gpg-sign", "sign the commit with this key id")
-	gpgHome := fs.String("gpg-homedir", "", "GnuPG home directory holding the key")
+	gpgHome := fs.String("gpg-homedir", "", "GnuPG home directory or secret key file")
+	orphan := fs.Bool("orphan", false, "commit without moving any ref")
 	pos, ok := parseStoreFlags(fs, args, stderr)
 	if !ok {
 		return 1
@@ -59,8 +60,8 @@ func runStoreCommit(ctx context.Context, args []string, stdout, stderr io.Writer
 	case len(pos) > 0:
 		return storeFail(stderr, errors.New("give either --tree=dir=PATH or PATH"))
 	}
-	if opts.Branch == "" {
-		return storeFail(stderr, errors.New("a branch is required (-b REF)"))
+	if opts.Branch == "" && !*orphan {
+		return storeFail(stderr, errors.New("a branch is required (-b REF), or --orphan"))
 	}
 	if *timestamp != "" {
 		t, err := parseStoreTime(*timestamp)
