@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"enter":      {"Enter the namespace of a running application", runEnter},
 
 	"build-init":        {"Initialize a directory for building", runBuildInit},
+	"build":             {"Run a build command inside the build dir", runBuild},
 	"build-finish":      {"Finish a build directory for export", runBuildFinish},
 	"build-export":      {"Export a build directory to a repository", runBuildExport},
 	"build-sign":        {"Sign an application or runtime", runBuildSign},
