@@ -67,15 +67,11 @@ type Repo struct {
 
 	// staging of object writes, see repo_objects.go
 	stMu     sync.Mutex
-	staging  *stagingDirHandle    // tmp/staging-XXXX, created lazily
-	cleaned  bool                 // stale staging directories removed once
-	pending  map[stagedKey]string // staged object → file in the staging dir
-	stUnlock func()               // shared lock held while objects are staged
+	staging  *stagingDirHandle // tmp/staging-XXXX, created lazily
+	cleaned  bool              // stale staging directories removed once
+	pending  map[string]string // loose path of a staged object → its file in the staging dir
+	stUnlock func()            // shared lock held while objects are staged
 	pendingN int
-}
-
-type stagedKey struct {
-	name string // loose path relative to objects/
 }
 
 // LockTimeout is how long Lock waits for a conflicting holder (ostree's
@@ -138,7 +134,7 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 	for _, d := range []string{"tmp", "state", "refs/heads", "refs/remotes", "refs/mirrors"} {
 		os.MkdirAll(filepath.Join(abs, d), 0o755)
 	}
-	return &Repo{dir: abs, mode: mode, cfg: cfg, pending: map[stagedKey]string{}}, nil
+	return &Repo{dir: abs, mode: mode, cfg: cfg, pending: map[string]string{}}, nil
 }
 
 // Close writes out staged objects (see Flush) and releases the repo's

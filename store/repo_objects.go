@@ -42,7 +42,7 @@ func (r *Repo) loosePath(n object.ObjectName) string {
 func (r *Repo) objectPath(n object.ObjectName) string {
 	lp := r.loosePath(n)
 	r.stMu.Lock()
-	p, ok := r.pending[stagedKey{lp}]
+	p, ok := r.pending[lp]
 	r.stMu.Unlock()
 	if ok {
 		return p
@@ -202,12 +202,12 @@ func (r *Repo) stagingDir(ctx context.Context) (string, error) {
 func (r *Repo) addPending(ctx context.Context, n object.ObjectName, path string) error {
 	r.stMu.Lock()
 	lp := r.loosePath(n)
-	if _, dup := r.pending[stagedKey{lp}]; dup {
+	if _, dup := r.pending[lp]; dup {
 		r.stMu.Unlock()
 		os.Remove(path)
 		return nil
 	}
-	r.pending[stagedKey{lp}] = path
+	r.pending[lp] = path
 	r.pendingN++
 	full := r.pendingN >= maxPending
 	r.stMu.Unlock()
@@ -235,7 +235,7 @@ func (r *Repo) Flush(ctx context.Context) error {
 	}
 	made := map[string]bool{}
 	for k, p := range r.pending {
-		dst := filepath.Join(r.objectsDir(), k.name)
+		dst := filepath.Join(r.objectsDir(), k)
 		if sub := filepath.Dir(dst); !made[sub] {
 			if err := os.Mkdir(sub, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("cannot create %s: %w", sub, err)
@@ -243,7 +243,7 @@ func (r *Repo) Flush(ctx context.Context) error {
 			made[sub] = true
 		}
 		if err := os.Rename(p, dst); err != nil {
-			return fmt.Errorf("cannot move object %s into place: %w", k.name, err)
+			return fmt.Errorf("cannot move object %s into place: %w", k, err)
 		}
 		delete(r.pending, k)
 	}
