@@ -20,7 +20,8 @@ func probeArgs(home, secretDir string) []string {
 		"/run/host/fonts", "/run/host/font-dirs.xml", "/run/flatpak/app", "/run/user", "/var/run", "/var/tmp", "/etc/machine-id", "/etc/timezone",
 		"writable", "/usr", "/app", "/tmp",
 		"writefile", "/.flatpak-info",
-		"file", "/etc/ld.so.conf", "/etc/ld.so.cache",
+		"file", "/etc/ld.so.conf", "/etc/ld.so.cache", "/run/host/font-dirs.xml", "/etc/passwd", "/etc/group",
+		"/etc/timezone", "/run/host/container-manager", "/etc/machine-id", "/run/host/os-release",
 	}
 }
 

@@ -102,6 +102,9 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	if in.Context == nil {
 		in.Context = permissions.New()
 	}
+	if host.RealName == "" {
+		host.RealName = "Unknown" // g_get_real_name()'s answer, which Flatpak writes
+	}
 	b := &builder{in: in, host: host, ctx: in.Context, env: baseEnv(host.Env)}
 	b.appDir = filepath.Join(host.Home, ".var", "app", in.AppID)
 	b.sboxRun = "/run/user/" + strconv.Itoa(host.UID)
