@@ -49,6 +49,15 @@ func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 	if obj := s.backendObject("AppChooser"); obj != nil {
 		list = append(list, portalEntry{"OpenURI", 5, &openURI{s: s, impl: obj, db: desktopDB{getenv: s.getenv}, docs: docs}})
 	}
+	if obj := s.backendObject("RemoteDesktop"); obj != nil {
+		p := &remoteDesktop{s: s, impl: obj, iface: implPrefix + "RemoteDesktop"}
+		types := uint32(0)
+		if v, err := obj.GetProperty(implPrefix + "RemoteDesktop.AvailableDeviceTypes"); err == nil {
+			types, _ = v.Value().(uint32)
+		}
+		s.props.add(portalIface+"RemoteDesktop", "AvailableDeviceTypes", func() dbus.Variant { return dbus.MakeVariant(types) })
+		list = append(list, portalEntry{"RemoteDesktop", 2, p})
+	}
 	list = append(list, portalEntry{"Location", 1, &location{s: s, byClient: map[dbus.ObjectPath]*Session{}}})
 	return list
 }

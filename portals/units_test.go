@@ -127,6 +127,7 @@ func TestInterfacesMatchXML(t *testing.T) {
 		"org.freedesktop.portal.Background":     &background{},
 		"org.freedesktop.portal.OpenURI":        &openURI{},
 		"org.freedesktop.portal.Location":       &location{},
+		"org.freedesktop.portal.RemoteDesktop":  &remoteDesktop{},
 		"org.freedesktop.portal.Request":        requestObject{},
 		"org.freedesktop.portal.Session":        sessionObject{},
 		"org.freedesktop.host.portal.Registry":  registry{},
