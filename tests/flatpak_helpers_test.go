@@ -164,7 +164,7 @@ func (w *fpWorld) helloApp(tool, name, msg string) string {
 	}
 	apps := filepath.Join(app, "files", "share", "applications")
 	os.MkdirAll(apps, 0o755)
-	os.WriteFile(filepath.Join(apps, "org.test.Hello.desktop"), []byte("[Desktop Entry]\nType=Application\nName=Hello\nComment=Says hello\nExec=hello %U\nIcon=org.test.Hello\n"), 0o644)
+	os.WriteFile(filepath.Join(apps, "org.test.Hello.desktop"), []byte("[Desktop Entry]\nType=Application\nName=Hello\nComment=Greets the world\nExec=hello %U\nIcon=org.test.Hello\n"), 0o644)
 	run("build-finish", app, "--command=hello", "--share=network", "--socket=wayland", "--filesystem=home:ro",
 		"--talk-name=org.freedesktop.Notifications", "--env=FOO=bar")
 	return app

@@ -36,6 +36,11 @@ func TestFlatpakInstallsOurs(t *testing.T) {
 		}
 	}
 	w.fp("--user", "info", "org.test.Platform")
+	// flatpak reads the appstream branch we generated.
+	w.fp("--user", "update", "--appstream", "ours")
+	if out := w.fp("--user", "search", "greets"); !strings.Contains(out, "org.test.Hello") {
+		t.Errorf("flatpak search of our appstream:\n%s", out)
+	}
 	perms := w.fp("--user", "info", "--show-permissions", "org.test.Hello")
 	if !strings.Contains(perms, "shared=network;") || !strings.Contains(perms, "org.freedesktop.Notifications=talk") {
 		t.Errorf("permissions:\n%s", perms)
@@ -156,6 +161,9 @@ func TestFlatpakrefCrossUse(t *testing.T) {
 	refFile := filepath.Join(w.dir, "hello.flatpakref")
 	os.WriteFile(refFile, fr.Bytes(), 0o644)
 	w.pt("install", "--user", "-y", refFile)
+	if out := w.pt("search", "--user", "greets"); !strings.Contains(out, "org.test.Hello") {
+		t.Errorf("porthole search:\n%s", out)
+	}
 	if out := w.pt("remotes", "--user"); !strings.Contains(out, "hellorepo") {
 		t.Errorf("remotes:\n%s", out)
 	}

@@ -47,6 +47,7 @@ var commands = map[string]command{
 	"list":              {"List installed apps and/or runtimes", runList},
 	"info":              {"Show info for installed app or runtime", runInfo},
 	"history":           {"Show history", runHistory},
+	"search":            {"Search for remote apps/runtimes", runSearch},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

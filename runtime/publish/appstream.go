@@ -19,6 +19,7 @@ import (
 	"github.com/porthole-dev/porthole/runtime/ref"
 	"github.com/porthole-dev/porthole/store"
 	"github.com/porthole-dev/porthole/store/object"
+	"github.com/porthole-dev/porthole/store/summary"
 )
 
 // AppstreamRef and Appstream2Ref name the branches for arch.
@@ -33,7 +34,7 @@ var iconSizes = []string{"64x64", "128x128"}
 // files/share/metainfo/ID.metainfo.xml or …appdata.xml, else its desktop
 // file) and its 64x64 and 128x128 icons. A branch moves only when its tree
 // changes.
-func UpdateAppstream(ctx context.Context, repo *store.Repo, now time.Time) error {
+func UpdateAppstream(ctx context.Context, repo *store.Repo, now time.Time, signers []summary.Signer) error {
 	refs, err := repo.ListRefs(ctx, "")
 	if err != nil {
 		return err
@@ -52,7 +53,7 @@ func UpdateAppstream(ctx context.Context, repo *store.Repo, now time.Time) error
 		if err != nil {
 			return err
 		}
-		err = buildAppstream(ctx, repo, rs, refs, tmp, arch, now)
+		err = buildAppstream(ctx, repo, rs, refs, tmp, arch, now, signers)
 		os.RemoveAll(tmp)
 		if err != nil {
 			return err
@@ -61,7 +62,7 @@ func UpdateAppstream(ctx context.Context, repo *store.Repo, now time.Time) error
 	return nil
 }
 
-func buildAppstream(ctx context.Context, repo *store.Repo, rs []ref.Ref, refs map[string]object.Checksum, tmp, arch string, now time.Time) error {
+func buildAppstream(ctx context.Context, repo *store.Repo, rs []ref.Ref, refs map[string]object.Checksum, tmp, arch string, now time.Time, signers []summary.Signer) error {
 	t1, t2 := filepath.Join(tmp, "t1"), filepath.Join(tmp, "t2")
 	for _, t := range []string{t1, t2} {
 		for _, s := range iconSizes {
@@ -106,18 +107,21 @@ func buildAppstream(ctx context.Context, repo *store.Repo, rs []ref.Ref, refs ma
 		return err
 	}
 	for _, b := range []struct{ dir, name string }{{t1, AppstreamRef(arch)}, {t2, Appstream2Ref(arch)}} {
-		if err := commitIfChanged(ctx, repo, b.dir, b.name, now); err != nil {
+		if err := commitIfChanged(ctx, repo, b.dir, b.name, now, signers); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func commitIfChanged(ctx context.Context, repo *store.Repo, dir, name string, now time.Time) error {
+func commitIfChanged(ctx context.Context, repo *store.Repo, dir, name string, now time.Time, signers []summary.Signer) error {
 	binding := object.StringsValue([]string{name})
 	binding.Key = KeyRefBinding
 	opts := store.CommitOptions{Subject: "Update appstream branch", NoBindings: true, NoParent: true,
 		CanonicalPermissions: true, NoXattrs: true, Timestamp: now, Metadata: object.Metadata{binding}}
+	if len(signers) > 0 {
+		opts.Signer = signers[0]
+	}
 	head, herr := repo.ResolveRef(ctx, name)
 	if herr == nil {
 		opts.NoParent = false
@@ -138,7 +142,15 @@ func commitIfChanged(ctx context.Context, repo *store.Repo, dir, name string, no
 			}
 		}
 	}
-	return repo.SetRef(ctx, "", name, &sum)
+	if err := repo.SetRef(ctx, "", name, &sum); err != nil {
+		return err
+	}
+	for _, s := range signers[min(1, len(signers)):] {
+		if err := signCommit(ctx, repo, sum, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var xmlDecl = regexp.MustCompile(`(?s)^\s*<\?xml[^>]*\?>\s*`)

@@ -312,24 +312,8 @@ func Sign(ctx context.Context, repoDir string, refs []string, signer store.Signe
 		if err != nil {
 			return err
 		}
-		data, err := repo.ReadMetadata(ctx, object.TypeCommit, sum)
-		if err != nil {
-			return err
-		}
-		sig, err := signer.Sign(ctx, data)
-		if err != nil {
+		if err := signCommit(ctx, repo, sum, signer); err != nil {
 			return fmt.Errorf("signing %s: %w", rs, err)
-		}
-		old, err := repo.ReadCommitMeta(ctx, sum)
-		if err != nil && !errors.Is(err, store.ErrObjectNotFound) && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		meta, err := appendSig(old, sig)
-		if err != nil {
-			return err
-		}
-		if err := repo.WriteCommitMeta(ctx, sum, meta); err != nil {
-			return err
 		}
 	}
 	return repo.Flush(ctx)
@@ -337,3 +321,24 @@ func Sign(ctx context.Context, repoDir string, refs []string, signer store.Signe
 
 var _ = io.EOF
 var _ = strings.Cut
+
+// signCommit appends a signature by signer to a commit's detached metadata.
+func signCommit(ctx context.Context, repo *store.Repo, sum object.Checksum, signer store.Signer) error {
+	data, err := repo.ReadMetadata(ctx, object.TypeCommit, sum)
+	if err != nil {
+		return err
+	}
+	sig, err := signer.Sign(ctx, data)
+	if err != nil {
+		return err
+	}
+	old, err := repo.ReadCommitMeta(ctx, sum)
+	if err != nil && !errors.Is(err, store.ErrObjectNotFound) && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	meta, err := appendSig(old, sig)
+	if err != nil {
+		return err
+	}
+	return repo.WriteCommitMeta(ctx, sum, meta)
+}

@@ -87,7 +87,7 @@ func UpdateRepo(ctx context.Context, dir string, opts UpdateOptions) error {
 		now = time.Now()
 	}
 	if !opts.NoAppstream {
-		if err := UpdateAppstream(ctx, repo, now); err != nil {
+		if err := UpdateAppstream(ctx, repo, now, opts.Signers); err != nil {
 			return err
 		}
 	}
