@@ -135,7 +135,9 @@ func initMain() int {
 		r.spawns = spawns
 	}
 	trace("confined")
-	ec := execConfig{Args: spec.Args, Env: spec.Env, Cwd: cwd, Seccomp: cfg.Seccomp, NExtra: cfg.NExtra}
+	// PWD names the directory the command starts in, as bwrap sets it.
+	env := mergeEnv(spec.Env, []string{"PWD=" + cwd})
+	ec := execConfig{Args: spec.Args, Env: env, Cwd: cwd, Seccomp: cfg.Seccomp, NExtra: cfg.NExtra}
 	errW := os.NewFile(fdError, "error")
 	pid, err := r.spawn(ec, os.Stdin, os.Stdout, os.Stderr, errW, extra)
 	errW.Close()

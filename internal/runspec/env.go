@@ -85,9 +85,7 @@ func (b *builder) finalEnv(ldPath string) []string {
 	e.set("XDG_RUNTIME_DIR", "/run/user/"+strconv.Itoa(b.host.UID))
 	e.set("container", "flatpak")
 	e.set("FLATPAK_ID", b.in.AppID)
-	if !b.in.Sandbox {
-		e.set("FLATPAK_SANDBOX_DIR", filepath.Join(b.appDir, "sandbox"))
-	}
+	e.set("FLATPAK_SANDBOX_DIR", filepath.Join(b.appDir, "sandbox"))
 	if _, ok := e.get("PS1"); !ok {
 		e.set("PS1", "[📦 $FLATPAK_ID \\W]\\$ ")
 	}
@@ -98,11 +96,10 @@ func (b *builder) finalEnv(ldPath string) []string {
 		if b.in.Sandbox {
 			break // no per-app directories under --sandbox
 		}
-		host, ok := e.get(x.k)
-		if !ok {
-			host = filepath.Join(b.host.Home, x.def)
+		// The host's value, only when the caller has one.
+		if host, ok := e.get(x.k); ok {
+			e.set("HOST_"+x.k, host)
 		}
-		e.set("HOST_"+x.k, host)
 		e.set(x.k, filepath.Join(b.appDir, x.dir))
 	}
 	e.set("LD_LIBRARY_PATH", ldPath)

@@ -91,7 +91,7 @@ func TestBuildPermissions(t *testing.T) {
 			e := envOf(s)
 			for k, want := range map[string]string{"PATH": "/app/bin:/usr/bin", "FLATPAK_ID": "org.test.App", "container": "flatpak",
 				"XDG_RUNTIME_DIR": "/run/user/1000", "XDG_DATA_HOME": filepath.Join(home, ".var/app/org.test.App/data"),
-				"HOST_XDG_DATA_HOME": filepath.Join(home, ".local/share"), "LD_LIBRARY_PATH": "/app/lib", "LANG": "C"} {
+				"LD_LIBRARY_PATH": "/app/lib", "LANG": "C"} {
 				if e[k] != want {
 					t.Errorf("env %s = %q, want %q", k, e[k], want)
 				}

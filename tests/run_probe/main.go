@@ -133,7 +133,14 @@ func main() {
 		}
 	}
 
-	put("LD_LIBRARY_PATH", os.Getenv("LD_LIBRARY_PATH"))
+	// The environment, but for the variables naming each tool's own
+	// installation.
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "PORTHOLE_USER_DIR" && k != "PORTHOLE_SYSTEM_DIR" && k != "FLATPAK_USER_DIR" {
+			put("env "+k, v)
+		}
+	}
 
 	// Identity and privileges.
 	put("uid", fmt.Sprint(os.Getuid()))
