@@ -9,25 +9,25 @@ import (
 	"github.com/porthole-dev/porthole/launcher/dbusproxy"
 )
 
-type a11yRegistry struct{}
+type dpA11yRegistry struct{}
 
-func (a11yRegistry) GetRegisteredEvents() (string, *dbus.Error) { return "events", nil }
-func (a11yRegistry) Embed(s string) (string, *dbus.Error)       { return "embedded " + s, nil }
-func (a11yRegistry) DeregisterEvent(string) *dbus.Error         { return nil }
+func (dpA11yRegistry) GetRegisteredEvents() (string, *dbus.Error) { return "events", nil }
+func (dpA11yRegistry) Embed(s string) (string, *dbus.Error)       { return "embedded " + s, nil }
+func (dpA11yRegistry) DeregisterEvent(string) *dbus.Error         { return nil }
 
 // TestDBusProxyDifferentialA11y compares both proxies under Flatpak's
 // accessibility-bus policy: --sloppy-names and call rules on one name.
 func TestDBusProxyDifferentialA11y(t *testing.T) {
 	xdg := dbusProxyCommand(t, "xdg")
 	ours := dbusProxyCommand(t, "ours")
-	bus := newTestBus(t)
+	bus := dpNewBus(t)
 	reg := bus.Conn(t)
 	if _, err := reg.RequestName("org.a11y.atspi.Registry", 0); err != nil {
 		t.Fatal(err)
 	}
-	reg.Export(a11yRegistry{}, "/org/a11y/atspi/registry", "org.a11y.atspi.Registry")
-	reg.Export(a11yRegistry{}, "/org/a11y/atspi/accessible/root", "org.a11y.atspi.Socket")
-	reg.Export(a11yRegistry{}, "/elsewhere", "org.a11y.atspi.Socket")
+	reg.Export(dpA11yRegistry{}, "/org/a11y/atspi/registry", "org.a11y.atspi.Registry")
+	reg.Export(dpA11yRegistry{}, "/org/a11y/atspi/accessible/root", "org.a11y.atspi.Socket")
+	reg.Export(dpA11yRegistry{}, "/elsewhere", "org.a11y.atspi.Socket")
 	args := dbusproxy.A11yBusPolicy().Args()
 	dir := t.TempDir()
 	startDBusProxy(t, xdg, append([]string{bus.Address(), dir + "/xdg"}, args...)...)
@@ -43,13 +43,13 @@ func TestDBusProxyDifferentialA11y(t *testing.T) {
 		r := c.Object("org.a11y.atspi.Registry", "/org/a11y/atspi/registry")
 		root := c.Object("org.a11y.atspi.Registry", "/org/a11y/atspi/accessible/root")
 		out := []string{
-			callResult(c.BusObject().Call("org.freedesktop.DBus.ListNames", 0)),
-			callResult(r.Call("org.a11y.atspi.Registry.GetRegisteredEvents", 0)),
-			callResult(r.Call("org.a11y.atspi.Registry.DeregisterEvent", 0, "x")),
-			callResult(root.Call("org.a11y.atspi.Socket.Embed", 0, "me")),
-			callResult(c.Object("org.a11y.atspi.Registry", "/elsewhere").Call("org.a11y.atspi.Socket.Embed", 0, "me")),
-			callResult(c.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, "org.a11y.atspi.Registry")),
-			callResult(c.BusObject().Call("org.freedesktop.DBus.RequestName", 0, "org.a11y.Mine", uint32(0))),
+			dpCallResult(c.BusObject().Call("org.freedesktop.DBus.ListNames", 0)),
+			dpCallResult(r.Call("org.a11y.atspi.Registry.GetRegisteredEvents", 0)),
+			dpCallResult(r.Call("org.a11y.atspi.Registry.DeregisterEvent", 0, "x")),
+			dpCallResult(root.Call("org.a11y.atspi.Socket.Embed", 0, "me")),
+			dpCallResult(c.Object("org.a11y.atspi.Registry", "/elsewhere").Call("org.a11y.atspi.Socket.Embed", 0, "me")),
+			dpCallResult(c.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, "org.a11y.atspi.Registry")),
+			dpCallResult(c.BusObject().Call("org.freedesktop.DBus.RequestName", 0, "org.a11y.Mine", uint32(0))),
 		}
 		// A connection coming and going: with --sloppy-names the client
 		// hears about unique names.
@@ -84,7 +84,7 @@ func TestDBusProxyDifferentialA11y(t *testing.T) {
 			t.Errorf("op %d: porthole = %s\nxdg-dbus-proxy = %s", i, got[i], want[i])
 		}
 	}
-	if !strings.HasPrefix(got[1], "ok [events]") || !strings.HasPrefix(got[2], accessDenied) || got[len(got)-1] != "NameOwnerChanged about the other connection: 2" {
+	if !strings.HasPrefix(got[1], "ok [events]") || !strings.HasPrefix(got[2], dpAccessDenied) || got[len(got)-1] != "NameOwnerChanged about the other connection: 2" {
 		t.Errorf("a11y policy results look wrong: %q", got)
 	}
 }

@@ -63,7 +63,7 @@ func BenchmarkDBusProxyRoundTrip(b *testing.B) {
 // then stops the proxy by closing the pipe. "inprocess" is what a launcher
 // that serves the proxy from its own process pays: New, Listen, ready.
 func BenchmarkDBusProxyStartup(b *testing.B) {
-	bus := newTestBus(b)
+	bus := dpNewBus(b)
 	dir := b.TempDir()
 	b.Run("inprocess", func(b *testing.B) {
 		p, err := dbusproxy.SessionBusPolicy("org.example.App", nil)
@@ -144,11 +144,11 @@ func BenchmarkDBusProxyMemory(b *testing.B) {
 					}
 				}
 				connect(1)
-				idle := rssKiB(b, cmd.Process.Pid)
+				idle := dpRSSKiB(b, cmd.Process.Pid)
 				connect(warm - 1)
-				before := rssKiB(b, cmd.Process.Pid)
+				before := dpRSSKiB(b, cmd.Process.Pid)
 				connect(clients)
-				after := rssKiB(b, cmd.Process.Pid)
+				after := dpRSSKiB(b, cmd.Process.Pid)
 				b.ReportMetric(float64(after-before)/clients, "KiB/client")
 				b.ReportMetric(float64(idle), "KiB-idle")
 				for _, c := range conns {
@@ -159,8 +159,8 @@ func BenchmarkDBusProxyMemory(b *testing.B) {
 	}
 }
 
-// rssKiB reads VmRSS of pid.
-func rssKiB(b *testing.B, pid int) int {
+// dpRSSKiB reads VmRSS of pid.
+func dpRSSKiB(b *testing.B, pid int) int {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)

@@ -16,7 +16,7 @@ import (
 func TestDBusProxyUnfiltered(t *testing.T) {
 	for _, which := range []string{"ours", "xdg"} {
 		t.Run(which, func(t *testing.T) {
-			bus := newTestBus(t)
+			bus := dpNewBus(t)
 			sock := t.TempDir() + "/p"
 			startDBusProxy(t, dbusProxyCommand(t, which), bus.Address(), sock)
 			c := dbusProxyConnect(t, sock)
@@ -34,7 +34,7 @@ func TestDBusProxyUnfiltered(t *testing.T) {
 // TestDBusProxyGroupsAndArgsFD: two ADDRESS PATH groups in one process,
 // the second group's options read from --args=FD, NUL-separated.
 func TestDBusProxyGroupsAndArgsFD(t *testing.T) {
-	bus := newTestBus(t)
+	bus := dpNewBus(t)
 	svc := bus.Conn(t)
 	if _, err := svc.RequestName("org.test.Visible", 0); err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestDBusProxyGroupsAndArgsFD(t *testing.T) {
 		}
 		c.Close()
 		sort.Strings(names)
-		return normalizeUnique(strings.Join(names, " "))
+		return dpNormalize(strings.Join(names, " "))
 	}
 	if got := list(dir + "/filtered"); got != ":1.N :1.N org.freedesktop.DBus org.test.Visible" {
 		t.Errorf("filtered ListNames = %q", got)
@@ -139,10 +139,10 @@ func TestDBusProxyFDPassingBothWays(t *testing.T) {
 	startDBusProxy(t, dbusProxyCommand(t, "ours"), append([]string{w.addr, sock}, w.args...)...)
 	c := dbusProxyConnect(t, sock, dbus.WithSignalHandler(dbus.NewSequentialSignalHandler()))
 	for i := 0; i < 50; i++ {
-		if got := fdToService("org.test.Talk")(t, w, c); got != "ok [through the pipe]" {
+		if got := dpFDToService("org.test.Talk")(t, w, c); got != "ok [through the pipe]" {
 			t.Fatalf("fd to service #%d = %s", i, got)
 		}
-		if got := fdFromService("org.test.Talk")(t, w, c); got != "ok read [made by org.test.Talk]" {
+		if got := dpFDFromService("org.test.Talk")(t, w, c); got != "ok read [made by org.test.Talk]" {
 			t.Fatalf("fd from service #%d = %s", i, got)
 		}
 	}

@@ -45,7 +45,7 @@ func (s *dpService) MakeFD(content string) (dbus.UnixFD, *dbus.Error) {
 	}
 	w.WriteString(content)
 	w.Close()
-	fd, err := dupFD(int(r.Fd()))
+	fd, err := dpDupFD(int(r.Fd()))
 	r.Close()
 	if err != nil {
 		return 0, dbus.MakeFailedError(err)
@@ -118,7 +118,7 @@ type dpWorld struct {
 func (w *dpWorld) unique(name string) string { return w.svc[name].unique }
 
 func newDPWorld(t testing.TB) *dpWorld {
-	bus := newTestBus(t)
+	bus := dpNewBus(t)
 	w := &dpWorld{addr: bus.Address(), svc: map[string]*dpService{}}
 	for _, n := range []string{"org.test.Talk", "org.test.See", "org.test.Hidden", "org.test.Call",
 		"org.test.Wild.One", "org.test.Own.Taken", "org.freedesktop.portal.Test"} {
@@ -146,116 +146,116 @@ type dpOp struct {
 	run  func(t testing.TB, w *dpWorld, c *dbus.Conn) string
 }
 
-func busCall(method string, args ...any) func(testing.TB, *dpWorld, *dbus.Conn) string {
+func dpBusCall(method string, args ...any) func(testing.TB, *dpWorld, *dbus.Conn) string {
 	return func(_ testing.TB, _ *dpWorld, c *dbus.Conn) string {
-		return callResult(c.BusObject().Call("org.freedesktop.DBus."+method, 0, args...))
+		return dpCallResult(c.BusObject().Call("org.freedesktop.DBus."+method, 0, args...))
 	}
 }
 
-func svcCall(dest, path, method string, flags dbus.Flags, args ...any) func(testing.TB, *dpWorld, *dbus.Conn) string {
+func dpSvcCall(dest, path, method string, flags dbus.Flags, args ...any) func(testing.TB, *dpWorld, *dbus.Conn) string {
 	return func(_ testing.TB, w *dpWorld, c *dbus.Conn) string {
 		d := dest
 		if strings.HasPrefix(d, "unique:") {
 			d = w.unique(strings.TrimPrefix(d, "unique:"))
 		}
-		return callResult(c.Object(d, dbus.ObjectPath(path)).Call(method, flags, args...))
+		return dpCallResult(c.Object(d, dbus.ObjectPath(path)).Call(method, flags, args...))
 	}
 }
 
-func uniqueArg(method, name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
+func dpUniqueArg(method, name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
 	return func(_ testing.TB, w *dpWorld, c *dbus.Conn) string {
-		return callResult(c.BusObject().Call("org.freedesktop.DBus."+method, 0, w.unique(name)))
+		return dpCallResult(c.BusObject().Call("org.freedesktop.DBus."+method, 0, w.unique(name)))
 	}
 }
 
 const (
-	accessDenied   = "err org.freedesktop.DBus.Error.AccessDenied"
-	serviceUnknown = "err org.freedesktop.DBus.Error.ServiceUnknown"
-	nameHasNoOwner = "err org.freedesktop.DBus.Error.NameHasNoOwner"
+	dpAccessDenied   = "err org.freedesktop.DBus.Error.AccessDenied"
+	dpServiceUnknown = "err org.freedesktop.DBus.Error.ServiceUnknown"
+	dpNameHasNoOwner = "err org.freedesktop.DBus.Error.NameHasNoOwner"
 )
 
 var dpOps = []dpOp{
-	{"ListNames", "ok", busCall("ListNames")},
-	{"ListActivatableNames", "ok", busCall("ListActivatableNames")},
-	{"GetNameOwner hidden", nameHasNoOwner, busCall("GetNameOwner", "org.test.Hidden")},
-	{"GetNameOwner see", "ok", busCall("GetNameOwner", "org.test.See")},
-	{"GetNameOwner talk", "ok", busCall("GetNameOwner", "org.test.Talk")},
-	{"GetNameOwner wildcard", "ok", busCall("GetNameOwner", "org.test.Wild.One")},
-	{"GetNameOwner own subtree", "ok", busCall("GetNameOwner", "org.test.Own.Taken")},
-	{"GetNameOwner call-rule name", "ok", busCall("GetNameOwner", "org.test.Call")},
-	{"GetNameOwner portal", "ok", busCall("GetNameOwner", "org.freedesktop.portal.Test")},
-	{"GetNameOwner absent visible", nameHasNoOwner, busCall("GetNameOwner", "org.test.Wild.Absent")},
-	{"GetNameOwner bus", "ok", busCall("GetNameOwner", "org.freedesktop.DBus")},
-	{"GetNameOwner unique of hidden", nameHasNoOwner, uniqueArg("GetNameOwner", "org.test.Hidden")},
-	{"GetNameOwner unique of talk", "ok", uniqueArg("GetNameOwner", "org.test.Talk")},
-	{"NameHasOwner hidden", "ok [false]", busCall("NameHasOwner", "org.test.Hidden")},
-	{"NameHasOwner see", "ok [true]", busCall("NameHasOwner", "org.test.See")},
-	{"NameHasOwner talk", "ok [true]", busCall("NameHasOwner", "org.test.Talk")},
-	{"NameHasOwner wildcard", "ok [true]", busCall("NameHasOwner", "org.test.Wild.One")},
-	{"NameHasOwner unique of hidden", "ok [false]", uniqueArg("NameHasOwner", "org.test.Hidden")},
-	{"NameHasOwner unique of call-rule name", "ok [true]", uniqueArg("NameHasOwner", "org.test.Call")},
-	{"call talk", "ok", svcCall("org.test.Talk", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call talk other path", "ok", svcCall("org.test.Talk", "/other", dpIface+".Echo", 0, "a")},
-	{"call see", accessDenied, svcCall("org.test.See", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call hidden", serviceUnknown, svcCall("org.test.Hidden", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call hidden no-auto-start", nameHasNoOwner, svcCall("org.test.Hidden", "/org/test/Obj", dpIface+".Echo", dbus.FlagNoAutoStart, "a")},
-	{"call unique of hidden", nameHasNoOwner, svcCall("unique:org.test.Hidden", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call unique of talk", "ok", svcCall("unique:org.test.Talk", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call unique of wildcard", "ok", svcCall("unique:org.test.Wild.One", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call wildcard", "ok", svcCall("org.test.Wild.One", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call absent visible name", serviceUnknown, svcCall("org.test.Wild.Absent", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call own subtree", "ok", svcCall("org.test.Own.Taken", "/other", dpIface+".Echo", 0, "a")},
-	{"call rule method+path subtree", "ok", svcCall("org.test.Call", "/org/test/Obj/Sub", dpIface+".Echo", 0, "a")},
-	{"call rule path subtree root", "ok", svcCall("org.test.Call", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call rule wrong path", accessDenied, svcCall("org.test.Call", "/other", dpIface+".Echo", 0, "a")},
-	{"call rule wrong method", accessDenied, svcCall("org.test.Call", "/org/test/Obj", dpIface+".Other", 0)},
-	{"call rule interface wildcard", "ok", svcCall("org.test.Call", "/other", "org.test.Other.Other", 0)},
-	{"call rule unique name", "ok", svcCall("unique:org.test.Call", "/org/test/Obj", dpIface+".Echo", 0, "a")},
-	{"call rule unique name denied", accessDenied, svcCall("unique:org.test.Call", "/other", dpIface+".Echo", 0, "a")},
-	{"call portal", "ok", svcCall("org.freedesktop.portal.Test", "/org/freedesktop/portal/desktop", dpIface+".Echo", 0, "a")},
-	{"RequestName own", "ok [1]", busCall("RequestName", "org.test.Own.Mine", uint32(0))},
-	{"RequestName own subtree root", "ok [1]", busCall("RequestName", "org.test.Own", uint32(0))},
-	{"RequestName own taken", "ok [3]", busCall("RequestName", "org.test.Own.Taken", uint32(4))},
-	{"ListQueuedOwners own", "ok", busCall("ListQueuedOwners", "org.test.Own.Mine")},
-	{"ReleaseName own", "ok [1]", busCall("ReleaseName", "org.test.Own.Mine")},
-	{"RequestName hidden", serviceUnknown, busCall("RequestName", "org.evil.Name", uint32(0))},
-	{"RequestName see", accessDenied, busCall("RequestName", "org.test.See", uint32(0))},
-	{"RequestName talk", accessDenied, busCall("RequestName", "org.test.Talk", uint32(0))},
-	{"ReleaseName hidden", serviceUnknown, busCall("ReleaseName", "org.test.Hidden")},
-	{"AddMatch", "ok", busCall("AddMatch", "type='signal',interface='org.test.Nothing'")},
-	{"RemoveMatch", "ok", busCall("RemoveMatch", "type='signal',interface='org.test.Nothing'")},
-	{"AddMatch eavesdrop", accessDenied, busCall("AddMatch", "type='signal',eavesdrop=true")},
-	{"AddMatch eavesdrop spaced", accessDenied, busCall("AddMatch", "eavesdrop =true,type='method_call'")},
-	{"BecomeMonitor", accessDenied, busCall("BecomeMonitor", []string{}, uint32(0))},
-	{"UpdateActivationEnvironment", accessDenied, busCall("UpdateActivationEnvironment", map[string]string{"A": "b"})},
-	{"unknown bus method", accessDenied, busCall("NoSuchMethod")},
-	{"bus Peer.Ping", accessDenied, func(_ testing.TB, _ *dpWorld, c *dbus.Conn) string {
-		return callResult(c.BusObject().Call("org.freedesktop.DBus.Peer.Ping", 0))
+	{"ListNames", "ok", dpBusCall("ListNames")},
+	{"ListActivatableNames", "ok", dpBusCall("ListActivatableNames")},
+	{"GetNameOwner hidden", dpNameHasNoOwner, dpBusCall("GetNameOwner", "org.test.Hidden")},
+	{"GetNameOwner see", "ok", dpBusCall("GetNameOwner", "org.test.See")},
+	{"GetNameOwner talk", "ok", dpBusCall("GetNameOwner", "org.test.Talk")},
+	{"GetNameOwner wildcard", "ok", dpBusCall("GetNameOwner", "org.test.Wild.One")},
+	{"GetNameOwner own subtree", "ok", dpBusCall("GetNameOwner", "org.test.Own.Taken")},
+	{"GetNameOwner call-rule name", "ok", dpBusCall("GetNameOwner", "org.test.Call")},
+	{"GetNameOwner portal", "ok", dpBusCall("GetNameOwner", "org.freedesktop.portal.Test")},
+	{"GetNameOwner absent visible", dpNameHasNoOwner, dpBusCall("GetNameOwner", "org.test.Wild.Absent")},
+	{"GetNameOwner bus", "ok", dpBusCall("GetNameOwner", "org.freedesktop.DBus")},
+	{"GetNameOwner unique of hidden", dpNameHasNoOwner, dpUniqueArg("GetNameOwner", "org.test.Hidden")},
+	{"GetNameOwner unique of talk", "ok", dpUniqueArg("GetNameOwner", "org.test.Talk")},
+	{"NameHasOwner hidden", "ok [false]", dpBusCall("NameHasOwner", "org.test.Hidden")},
+	{"NameHasOwner see", "ok [true]", dpBusCall("NameHasOwner", "org.test.See")},
+	{"NameHasOwner talk", "ok [true]", dpBusCall("NameHasOwner", "org.test.Talk")},
+	{"NameHasOwner wildcard", "ok [true]", dpBusCall("NameHasOwner", "org.test.Wild.One")},
+	{"NameHasOwner unique of hidden", "ok [false]", dpUniqueArg("NameHasOwner", "org.test.Hidden")},
+	{"NameHasOwner unique of call-rule name", "ok [true]", dpUniqueArg("NameHasOwner", "org.test.Call")},
+	{"call talk", "ok", dpSvcCall("org.test.Talk", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call talk other path", "ok", dpSvcCall("org.test.Talk", "/other", dpIface+".Echo", 0, "a")},
+	{"call see", dpAccessDenied, dpSvcCall("org.test.See", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call hidden", dpServiceUnknown, dpSvcCall("org.test.Hidden", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call hidden no-auto-start", dpNameHasNoOwner, dpSvcCall("org.test.Hidden", "/org/test/Obj", dpIface+".Echo", dbus.FlagNoAutoStart, "a")},
+	{"call unique of hidden", dpNameHasNoOwner, dpSvcCall("unique:org.test.Hidden", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call unique of talk", "ok", dpSvcCall("unique:org.test.Talk", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call unique of wildcard", "ok", dpSvcCall("unique:org.test.Wild.One", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call wildcard", "ok", dpSvcCall("org.test.Wild.One", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call absent visible name", dpServiceUnknown, dpSvcCall("org.test.Wild.Absent", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call own subtree", "ok", dpSvcCall("org.test.Own.Taken", "/other", dpIface+".Echo", 0, "a")},
+	{"call rule method+path subtree", "ok", dpSvcCall("org.test.Call", "/org/test/Obj/Sub", dpIface+".Echo", 0, "a")},
+	{"call rule path subtree root", "ok", dpSvcCall("org.test.Call", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call rule wrong path", dpAccessDenied, dpSvcCall("org.test.Call", "/other", dpIface+".Echo", 0, "a")},
+	{"call rule wrong method", dpAccessDenied, dpSvcCall("org.test.Call", "/org/test/Obj", dpIface+".Other", 0)},
+	{"call rule interface wildcard", "ok", dpSvcCall("org.test.Call", "/other", "org.test.Other.Other", 0)},
+	{"call rule unique name", "ok", dpSvcCall("unique:org.test.Call", "/org/test/Obj", dpIface+".Echo", 0, "a")},
+	{"call rule unique name denied", dpAccessDenied, dpSvcCall("unique:org.test.Call", "/other", dpIface+".Echo", 0, "a")},
+	{"call portal", "ok", dpSvcCall("org.freedesktop.portal.Test", "/org/freedesktop/portal/desktop", dpIface+".Echo", 0, "a")},
+	{"RequestName own", "ok [1]", dpBusCall("RequestName", "org.test.Own.Mine", uint32(0))},
+	{"RequestName own subtree root", "ok [1]", dpBusCall("RequestName", "org.test.Own", uint32(0))},
+	{"RequestName own taken", "ok [3]", dpBusCall("RequestName", "org.test.Own.Taken", uint32(4))},
+	{"ListQueuedOwners own", "ok", dpBusCall("ListQueuedOwners", "org.test.Own.Mine")},
+	{"ReleaseName own", "ok [1]", dpBusCall("ReleaseName", "org.test.Own.Mine")},
+	{"RequestName hidden", dpServiceUnknown, dpBusCall("RequestName", "org.evil.Name", uint32(0))},
+	{"RequestName see", dpAccessDenied, dpBusCall("RequestName", "org.test.See", uint32(0))},
+	{"RequestName talk", dpAccessDenied, dpBusCall("RequestName", "org.test.Talk", uint32(0))},
+	{"ReleaseName hidden", dpServiceUnknown, dpBusCall("ReleaseName", "org.test.Hidden")},
+	{"AddMatch", "ok", dpBusCall("AddMatch", "type='signal',interface='org.test.Nothing'")},
+	{"RemoveMatch", "ok", dpBusCall("RemoveMatch", "type='signal',interface='org.test.Nothing'")},
+	{"AddMatch eavesdrop", dpAccessDenied, dpBusCall("AddMatch", "type='signal',eavesdrop=true")},
+	{"AddMatch eavesdrop spaced", dpAccessDenied, dpBusCall("AddMatch", "eavesdrop =true,type='method_call'")},
+	{"BecomeMonitor", dpAccessDenied, dpBusCall("BecomeMonitor", []string{}, uint32(0))},
+	{"UpdateActivationEnvironment", dpAccessDenied, dpBusCall("UpdateActivationEnvironment", map[string]string{"A": "b"})},
+	{"unknown bus method", dpAccessDenied, dpBusCall("NoSuchMethod")},
+	{"bus Peer.Ping", dpAccessDenied, func(_ testing.TB, _ *dpWorld, c *dbus.Conn) string {
+		return dpCallResult(c.BusObject().Call("org.freedesktop.DBus.Peer.Ping", 0))
 	}},
-	{"bus Properties.Get", accessDenied, func(_ testing.TB, _ *dpWorld, c *dbus.Conn) string {
-		return callResult(c.BusObject().Call("org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.DBus", "Features"))
+	{"bus Properties.Get", dpAccessDenied, func(_ testing.TB, _ *dpWorld, c *dbus.Conn) string {
+		return dpCallResult(c.BusObject().Call("org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.DBus", "Features"))
 	}},
-	{"GetId", "ok", busCall("GetId")},
+	{"GetId", "ok", dpBusCall("GetId")},
 	{"bus Introspect", "ok", func(_ testing.TB, _ *dpWorld, c *dbus.Conn) string {
-		return callResult(c.BusObject().Call("org.freedesktop.DBus.Introspectable.Introspect", 0))
+		return dpCallResult(c.BusObject().Call("org.freedesktop.DBus.Introspectable.Introspect", 0))
 	}},
-	{"GetConnectionUnixUser see", "ok", busCall("GetConnectionUnixUser", "org.test.See")},
-	{"GetConnectionUnixUser hidden", serviceUnknown, busCall("GetConnectionUnixUser", "org.test.Hidden")},
-	{"GetConnectionUnixProcessID talk", "ok", busCall("GetConnectionUnixProcessID", "org.test.Talk")},
-	{"StartServiceByName hidden", serviceUnknown, busCall("StartServiceByName", "org.test.Hidden", uint32(0))},
-	{"StartServiceByName see", accessDenied, busCall("StartServiceByName", "org.test.See", uint32(0))},
-	{"StartServiceByName talk (not activatable)", serviceUnknown, busCall("StartServiceByName", "org.test.Talk", uint32(0))},
-	{"fd to talk", "ok [through the pipe]", fdToService("org.test.Talk")},
-	{"fd to call rule", "ok [through the pipe]", fdToService("org.test.Call")},
-	{"fd to hidden", serviceUnknown, fdToService("org.test.Hidden")},
-	{"fd from talk", "ok read [made by org.test.Talk]", fdFromService("org.test.Talk")},
-	{"peer calls client (hidden peer)", "ok [hi org.test.Hidden]", callBack("org.test.Hidden")},
-	{"GetNameOwner unique of hidden after it called", "ok", uniqueArg("GetNameOwner", "org.test.Hidden")},
-	{"broadcasts", "ok", broadcasts},
-	{"NameOwnerChanged and sticky owners", "ok", nameOwnerChanged},
+	{"GetConnectionUnixUser see", "ok", dpBusCall("GetConnectionUnixUser", "org.test.See")},
+	{"GetConnectionUnixUser hidden", dpServiceUnknown, dpBusCall("GetConnectionUnixUser", "org.test.Hidden")},
+	{"GetConnectionUnixProcessID talk", "ok", dpBusCall("GetConnectionUnixProcessID", "org.test.Talk")},
+	{"StartServiceByName hidden", dpServiceUnknown, dpBusCall("StartServiceByName", "org.test.Hidden", uint32(0))},
+	{"StartServiceByName see", dpAccessDenied, dpBusCall("StartServiceByName", "org.test.See", uint32(0))},
+	{"StartServiceByName talk (not activatable)", dpServiceUnknown, dpBusCall("StartServiceByName", "org.test.Talk", uint32(0))},
+	{"fd to talk", "ok [through the pipe]", dpFDToService("org.test.Talk")},
+	{"fd to call rule", "ok [through the pipe]", dpFDToService("org.test.Call")},
+	{"fd to hidden", dpServiceUnknown, dpFDToService("org.test.Hidden")},
+	{"fd from talk", "ok read [made by org.test.Talk]", dpFDFromService("org.test.Talk")},
+	{"peer calls client (hidden peer)", "ok [hi org.test.Hidden]", dpCallBack("org.test.Hidden")},
+	{"GetNameOwner unique of hidden after it called", "ok", dpUniqueArg("GetNameOwner", "org.test.Hidden")},
+	{"broadcasts", "ok", dpBroadcasts},
+	{"NameOwnerChanged and sticky owners", "ok", dpNameOwnerChanged},
 }
 
-func fdToService(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
+func dpFDToService(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
 	return func(t testing.TB, _ *dpWorld, c *dbus.Conn) string {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -264,16 +264,16 @@ func fdToService(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
 		defer r.Close()
 		w.WriteString("through the pipe")
 		w.Close()
-		return callResult(c.Object(name, "/org/test/Obj").Call(dpIface+".ReadFD", 0, dbus.UnixFD(r.Fd())))
+		return dpCallResult(c.Object(name, "/org/test/Obj").Call(dpIface+".ReadFD", 0, dbus.UnixFD(r.Fd())))
 	}
 }
 
-func fdFromService(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
+func dpFDFromService(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
 	return func(t testing.TB, _ *dpWorld, c *dbus.Conn) string {
 		var fd dbus.UnixFD
 		call := c.Object(name, "/org/test/Obj").Call(dpIface+".MakeFD", 0, "made by "+name)
 		if call.Err != nil {
-			return callResult(call)
+			return dpCallResult(call)
 		}
 		if err := call.Store(&fd); err != nil {
 			return "fail " + err.Error()
@@ -288,19 +288,19 @@ func fdFromService(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
 	}
 }
 
-func callBack(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
+func dpCallBack(name string) func(testing.TB, *dpWorld, *dbus.Conn) string {
 	return func(t testing.TB, w *dpWorld, c *dbus.Conn) string {
 		var out string
 		if err := w.svc[name].conn.Object(c.Names()[0], "/client").Call("org.test.Client.Hi", 0, name).Store(&out); err != nil {
-			return "fail " + normalizeUnique(err.Error())
+			return "fail " + dpNormalize(err.Error())
 		}
 		return fmt.Sprintf("ok [%s]", out)
 	}
 }
 
-// collectSignals returns the org.test signals c received up to a round
+// dpCollectSignals returns the org.test signals c received up to a round
 // trip through the proxy, senders named by the service that sent them.
-func collectSignals(t testing.TB, w *dpWorld, c *dbus.Conn, ch chan *dbus.Signal, keep func(*dbus.Signal) bool) []string {
+func dpCollectSignals(t testing.TB, w *dpWorld, c *dbus.Conn, ch chan *dbus.Signal, keep func(*dbus.Signal) bool) []string {
 	t.Helper()
 	if err := c.BusObject().Call("org.freedesktop.DBus.GetId", 0).Err; err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func collectSignals(t testing.TB, w *dpWorld, c *dbus.Conn, ch chan *dbus.Signal
 			if n, ok := byUnique[sender]; ok {
 				sender = n
 			}
-			got = append(got, normalizeUnique(fmt.Sprintf("%s %s %s %v", sender, s.Path, s.Name, s.Body)))
+			got = append(got, dpNormalize(fmt.Sprintf("%s %s %s %v", sender, s.Path, s.Name, s.Body)))
 		default:
 			sort.Strings(got)
 			return got
@@ -328,7 +328,7 @@ func collectSignals(t testing.TB, w *dpWorld, c *dbus.Conn, ch chan *dbus.Signal
 	}
 }
 
-func broadcasts(t testing.TB, w *dpWorld, c *dbus.Conn) string {
+func dpBroadcasts(t testing.TB, w *dpWorld, c *dbus.Conn) string {
 	ch := make(chan *dbus.Signal, 100)
 	c.Signal(ch)
 	defer c.RemoveSignal(ch)
@@ -350,7 +350,7 @@ func broadcasts(t testing.TB, w *dpWorld, c *dbus.Conn) string {
 	} {
 		w.svc[e.svc].emit(t, e.path, e.member)
 	}
-	// A unicast signal from a hidden peer passes: only broadcasts are filtered.
+	// A unicast signal from a hidden peer passes: only dpBroadcasts are filtered.
 	h := w.svc["org.test.Hidden"]
 	if err := h.conn.Emit("/org/test/Obj", dpIface+".Direct", "to "+c.Names()[0]); err != nil {
 		t.Fatal(err)
@@ -365,15 +365,15 @@ func broadcasts(t testing.TB, w *dpWorld, c *dbus.Conn) string {
 		t.Fatal(err)
 	}
 	dpBarrier(t, h.conn)
-	got := collectSignals(t, w, c, ch, func(*dbus.Signal) bool { return true })
+	got := dpCollectSignals(t, w, c, ch, func(*dbus.Signal) bool { return true })
 	c.RemoveMatchSignal(dbus.WithMatchInterface(dpIface))
 	return fmt.Sprintf("ok %q", got)
 }
 
-// nameOwnerChanged has helpers own and release a visible and a hidden
+// dpNameOwnerChanged has helpers own and release a visible and a hidden
 // name: the client hears only about the visible one, and the helper that
 // owned it stays talkable by its unique name after it let it go.
-func nameOwnerChanged(t testing.TB, w *dpWorld, c *dbus.Conn) string {
+func dpNameOwnerChanged(t testing.TB, w *dpWorld, c *dbus.Conn) string {
 	ch := make(chan *dbus.Signal, 100)
 	c.Signal(ch)
 	defer c.RemoveSignal(ch)
@@ -396,11 +396,11 @@ func nameOwnerChanged(t testing.TB, w *dpWorld, c *dbus.Conn) string {
 		}
 		dpBarrier(t, h.s.conn)
 	}
-	got := collectSignals(t, w, c, ch, func(s *dbus.Signal) bool {
+	got := dpCollectSignals(t, w, c, ch, func(s *dbus.Signal) bool {
 		return len(s.Body) > 0 && strings.HasPrefix(fmt.Sprint(s.Body[0]), "org.test.")
 	})
-	sticky := callResult(c.Object(visible.unique, "/other").Call(dpIface+".Echo", 0, "sticky"))
-	stillHidden := callResult(c.Object(hidden.unique, "/other").Call(dpIface+".Echo", 0, "hidden"))
+	sticky := dpCallResult(c.Object(visible.unique, "/other").Call(dpIface+".Echo", 0, "sticky"))
+	stillHidden := dpCallResult(c.Object(hidden.unique, "/other").Call(dpIface+".Echo", 0, "hidden"))
 	return fmt.Sprintf("ok %q sticky=%s hidden=%s", got, sticky, stillHidden)
 }
 

@@ -98,16 +98,16 @@ func dbusProxyConnect(t testing.TB, socket string, opts ...dbus.ConnOption) *dbu
 	return c
 }
 
-var uniqueNameRE = regexp.MustCompile(`:1\.[0-9]+`)
+var dpUniqueRE = regexp.MustCompile(`:1\.[0-9]+`)
 
-// normalizeUnique replaces unique names, which differ between runs.
-func normalizeUnique(s string) string { return uniqueNameRE.ReplaceAllString(s, ":1.N") }
+// dpNormalize replaces unique names, which differ between runs.
+func dpNormalize(s string) string { return dpUniqueRE.ReplaceAllString(s, ":1.N") }
 
-// callResult renders the outcome of a call for comparison.
-func callResult(c *dbus.Call) string {
+// dpCallResult renders the outcome of a call for comparison.
+func dpCallResult(c *dbus.Call) string {
 	if c.Err != nil {
 		if e, ok := c.Err.(dbus.Error); ok {
-			return normalizeUnique(fmt.Sprintf("err %s %v", e.Name, e.Body))
+			return dpNormalize(fmt.Sprintf("err %s %v", e.Name, e.Body))
 		}
 		return "fail " + c.Err.Error()
 	}
@@ -116,17 +116,17 @@ func callResult(c *dbus.Call) string {
 		if names, ok := body[0].([]string); ok {
 			names = append([]string(nil), names...)
 			for i := range names {
-				names[i] = normalizeUnique(names[i])
+				names[i] = dpNormalize(names[i])
 			}
 			sort.Strings(names)
 			return fmt.Sprintf("ok [%v]", names)
 		}
 	}
-	return normalizeUnique(fmt.Sprintf("ok %v", body))
+	return dpNormalize(fmt.Sprintf("ok %v", body))
 }
 
-// newTestBus starts a private bus for the proxy tests.
-func newTestBus(t testing.TB) *testbus.Bus {
+// dpNewBus starts a private bus for the proxy tests.
+func dpNewBus(t testing.TB) *testbus.Bus {
 	t.Helper()
 	return testbus.New(t)
 }

@@ -2,4 +2,4 @@ package tests
 
 import "syscall"
 
-func dupFD(fd int) (int, error) { return syscall.Dup(fd) }
+func dpDupFD(fd int) (int, error) { return syscall.Dup(fd) }
