@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -25,10 +27,11 @@ func TestMain(m *testing.M) {
 }
 
 type childReport struct {
-	OpenFile  string `json:"open_file"`  // error name or ""
-	Network   string `json:"network"`    // error name or ""
-	Register  string `json:"register"`   // error name or ""
-	OpenFile2 string `json:"open_file2"` // after Register
+	URIs      []string `json:"uris"`
+	OpenFile  string   `json:"open_file"`  // error name or ""
+	Network   string   `json:"network"`    // error name or ""
+	Register  string   `json:"register"`   // error name or ""
+	OpenFile2 string   `json:"open_file2"` // after Register
 }
 
 func errName(err error) string {
@@ -57,6 +60,18 @@ func childMain() int {
 	}
 	obj := conn.Object(BusName, DesktopPath)
 	var rep childReport
+	if os.Getenv("PORTHOLE_PORTAL_TEST_WAIT") != "" {
+		_ = conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.portal.Request"), dbus.WithMatchMember("Response"))
+		sigs := make(chan *dbus.Signal, 4)
+		conn.Signal(sigs)
+		if err := obj.Call(portalIface+"FileChooser.OpenFile", 0, "", "", map[string]dbus.Variant{"handle_token": dbus.MakeVariant("w")}).Err; err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		sig := <-sigs
+		res, _ := sig.Body[1].(map[string]dbus.Variant)
+		rep.URIs, _ = res["uris"].Value().([]string)
+	}
 	if os.Getenv("PORTHOLE_PORTAL_TEST_REGISTER") != "" {
 		rep.Register = errName(obj.Call("org.freedesktop.host.portal.Registry.Register", 0, os.Getenv("PORTHOLE_PORTAL_TEST_REGISTER"), map[string]dbus.Variant{}).Err)
 	}
@@ -203,5 +218,98 @@ func TestAppIDFromCgroup(t *testing.T) {
 		if got := appIDFromCgroup(in); got != want {
 			t.Errorf("appIDFromCgroup(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// fakeDocumentsPy is a stand-in org.freedesktop.portal.Documents in
+// Python: godbus 5.2.4 panics when it decodes an "ah" array that carries
+// fds (the type of AddFull's first argument), so the fake cannot be a Go
+// object in this process.
+const fakeDocumentsPy = `
+import sys, dbus, dbus.service, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(sys.argv[1])
+log = open(sys.argv[2], "a")
+class Docs(dbus.service.Object):
+    @dbus.service.method("org.freedesktop.portal.Documents", in_signature="", out_signature="ay")
+    def GetMountPoint(self):
+        return dbus.ByteArray(b"/run/user/0/doc\0")
+    @dbus.service.method("org.freedesktop.portal.Documents", in_signature="ahusas", out_signature="asa{sv}")
+    def AddFull(self, fds, flags, app_id, perms):
+        log.write("%s %s %d\n" % (app_id, ",".join(perms), flags)); log.flush()
+        return (["d0c1d"], {})
+    @dbus.service.method("org.freedesktop.portal.Documents", in_signature="as", out_signature="a{say}")
+    def GetHostPaths(self, ids):
+        return dbus.Dictionary({}, signature="say")
+Docs(bus, "/org/freedesktop/portal/documents")
+name = dbus.service.BusName("org.freedesktop.portal.Documents", bus)
+print("ready", flush=True)
+GLib.MainLoop().run()
+`
+
+// startFakeDocuments runs fakeDocumentsPy on the test bus; it returns the
+// file its AddFull calls are logged to.
+func startFakeDocuments(t *testing.T, h *harness) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	ok := exec.Command(py, "-c", "import dbus, gi").Run() == nil
+	testenv.Require(t, ok, "needs python3-dbus and python3-gi")
+	dir := t.TempDir()
+	script, logFile := filepath.Join(dir, "docs.py"), filepath.Join(dir, "calls.log")
+	if err := os.WriteFile(script, []byte(fakeDocumentsPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, script, h.bus.Address(), logFile)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("fake document portal: %q, %v", buf, err)
+	}
+	return logFile
+}
+
+func TestFileChooserExportsForSandbox(t *testing.T) {
+	testenv.Require(t, testenv.HaveUserNS() || testenv.IsRoot(), "needs user namespaces")
+	h := newHarness(t)
+	h.addFileChooser(false)
+	file := filepath.Join(t.TempDir(), "a.txt")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.fc.uris = []string{"file://" + file}
+	calls := startFakeDocuments(t, h)
+	h.writeConf("[preferred]\ndefault=test;\n")
+	h.start()
+
+	root := t.TempDir()
+	info := "[Application]\nname=org.example.Sandboxed\n\n[Instance]\ninstance-id=1\n"
+	if err := os.WriteFile(filepath.Join(root, ".flatpak-info"), []byte(info), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := runChild(t, h, root, "PORTHOLE_PORTAL_TEST_WAIT=1")
+	if want := []string{"file:///run/flatpak/doc/d0c1d/a.txt"}; !slices.Equal(rep.URIs, want) {
+		t.Errorf("uris for sandboxed caller = %v, want %v", rep.URIs, want)
+	}
+	// The client opens twice (the second OpenFile of childMain); the host
+	// client below must add nothing.
+	const line = "org.example.Sandboxed read,write,grant-permissions 7\n"
+
+	// A host caller gets the backend's URI unchanged.
+	rep = runChild(t, h, "", "PORTHOLE_PORTAL_TEST_WAIT=1")
+	if want := []string{"file://" + file}; !slices.Equal(rep.URIs, want) {
+		t.Errorf("uris for host caller = %v, want %v", rep.URIs, want)
+	}
+	logged, _ := os.ReadFile(calls)
+	if want := line + line; string(logged) != want {
+		t.Errorf("AddFull calls = %q, want %q", logged, want)
 	}
 }
