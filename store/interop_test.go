@@ -118,6 +118,20 @@ func TestCommitByteIdentical(t *testing.T) {
 					storetest.CompareTrees(t, tree, theirCO, copts)
 				}
 				storetest.CompareTrees(t, theirCO, ourCO, copts)
+
+				// As root, full (non-user) checkouts carry owners and
+				// xattrs: ostree's of our repo, ours of ostree's.
+				if testenv.IsRoot() && withX && mc.mode != ModeBare {
+					full := storetest.CompareOptions{Xattrs: true, Owner: true}
+					theirFull := filepath.Join(dir, "full-ostree")
+					storetest.Ostree(t, "checkout", "--repo="+repo.Path(), "main", theirFull)
+					ourFull := filepath.Join(dir, "full-ours")
+					must(t, Checkout(ctx, mustOpen(t, theirsPath), "main", ourFull, CheckoutOptions{}))
+					if mc.mode == ModeArchive {
+						storetest.CompareTrees(t, tree, theirFull, full)
+					}
+					storetest.CompareTrees(t, theirFull, ourFull, full)
+				}
 			})
 		}
 	}
