@@ -143,11 +143,19 @@ func applyMount(m Mount, hostMounts []string) error {
 		if err := unix.Mount("proc", dst, "proc", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
 			return err
 		}
-		// Kernel knobs stay read-only, as in bwrap.
-		for _, p := range []string{"sys", "sysrq-trigger", "irq", "bus"} {
-			p = filepath.Join(dst, p)
-			if unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, "") == nil {
-				remount(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
+		// Kernel knobs the sandbox could write to are covered read-only,
+		// as bwrap does (in practice only as root: an unprivileged user
+		// cannot write them anyway).
+		for _, k := range []string{"sys", "sysrq-trigger", "irq", "bus"} {
+			p := filepath.Join(dst, k)
+			if unix.Access(p, unix.W_OK) != nil {
+				continue
+			}
+			if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return fmt.Errorf("covering /proc/%s: %w", k, err)
+			}
+			if err := remount(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+				return fmt.Errorf("covering /proc/%s: %w", k, err)
 			}
 		}
 		return nil
@@ -292,6 +300,9 @@ func setupDev(dst string) error {
 		}
 		if err := unix.Mount(oldRoot+"/dev/"+n, p, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("binding /dev/%s: %w", n, err)
+		}
+		if err := remount(p, unix.MS_NOSUID); err != nil {
+			return fmt.Errorf("remounting /dev/%s: %w", n, err)
 		}
 	}
 	for _, l := range [][2]string{

@@ -31,8 +31,7 @@ const (
 	// File writes Data to Dest with permissions Mode (default 0644);
 	// with ReadOnly the file is then bound read-only over itself.
 	File MountType = "file"
-	// Proc mounts a procfs for the new pid namespace, with the kernel
-	// knobs (sys, sysrq-trigger, irq, bus) read-only.
+	// Proc mounts a procfs for the new pid namespace.
 	Proc MountType = "proc"
 	// Dev builds a minimal /dev: null zero full random urandom tty from
 	// the host, a new devpts, shm, and the standard links.

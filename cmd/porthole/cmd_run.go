@@ -168,6 +168,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		appMeta, _ = os.ReadFile(filepath.Join(filepath.Dir(filepath.Clean(*appPath)), "metadata"))
 	}
 	if *appPath != "" {
+		in.OriginalAppFiles = in.AppFiles
 		in.AppFiles = *appPath
 	}
 	appCtx, appKF, err := loadMetadataContext(appMeta)

@@ -112,7 +112,7 @@ func (b *builder) filesystems() {
 	ex := &exportSet{modes: map[string]permissions.Mode{}}
 	ud := b.userDirs()
 	home := b.host.Home
-	var hostOS, hostEtc bool
+	var hostOS, hostEtc permissions.Mode // the mode of the grant, NONE if absent
 	var xdgRunSubs []struct {
 		host string
 		m    permissions.Mode
@@ -137,11 +137,11 @@ func (b *builder) filesystems() {
 			}
 			ex.add("/run/media", m)
 			// Only through /home: $HOME elsewhere is not exported.
-			hostOS, hostEtc = true, true
+			hostOS, hostEtc = max(hostOS, m), max(hostEtc, m)
 		case tok == "host-os":
-			hostOS = hostOS || m != permissions.ModeNone
+			hostOS = max(hostOS, m)
 		case tok == "host-etc":
-			hostEtc = hostEtc || m != permissions.ModeNone
+			hostEtc = max(hostEtc, m)
 		case tok == "home":
 			ex.add(home, m)
 		case strings.HasPrefix(tok, "~/"):
@@ -250,7 +250,9 @@ func (b *builder) filesystems() {
 	} else if os.MkdirAll(appRun, 0o700) == nil {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: appRun, Dest: "/run/flatpak/app/" + b.in.AppID})
 	}
-	if hostOS {
+	// Flatpak binds host-os and host-etc with the grant's mode (read-write
+	// unless ":ro"); the files stay protected by their ownership.
+	if hostOS != permissions.ModeNone {
 		for _, d := range []string{"usr", "bin", "lib", "lib32", "lib64", "sbin"} {
 			src := "/" + d
 			fi, err := os.Lstat(src)
@@ -263,15 +265,15 @@ func (b *builder) filesystems() {
 				}
 				continue
 			}
-			b.add(launcher.Mount{Type: launcher.ROBind, Source: src, Dest: "/run/host/" + d})
+			b.add(launcher.Mount{Type: bindType(hostOS), Source: src, Dest: "/run/host/" + d})
 		}
-		if !hostEtc {
-			b.add(launcher.Mount{Type: launcher.ROBind, Source: "/etc/ld.so.cache", Dest: "/run/host/etc/ld.so.cache", Optional: true})
-			b.add(launcher.Mount{Type: launcher.ROBind, Source: "/etc/alternatives", Dest: "/run/host/etc/alternatives", Optional: true})
+		if hostEtc == permissions.ModeNone {
+			b.add(launcher.Mount{Type: bindType(hostOS), Source: "/etc/ld.so.cache", Dest: "/run/host/etc/ld.so.cache", Optional: true})
+			b.add(launcher.Mount{Type: bindType(hostOS), Source: "/etc/alternatives", Dest: "/run/host/etc/alternatives", Optional: true})
 		}
 	}
-	if hostEtc {
-		b.add(launcher.Mount{Type: launcher.ROBind, Source: "/etc", Dest: "/run/host/etc"})
+	if hostEtc != permissions.ModeNone {
+		b.add(launcher.Mount{Type: bindType(hostEtc), Source: "/etc", Dest: "/run/host/etc"})
 	}
 	if exists("/etc/os-release") {
 		b.add(launcher.Mount{Type: launcher.ROBind, Source: "/etc/os-release", Dest: "/run/host/os-release"})

@@ -30,7 +30,10 @@ type Input struct {
 	AppID, Arch, Branch string
 	// AppFiles is the app's files directory; empty runs the runtime
 	// itself (the [Runtime] form of /.flatpak-info).
-	AppFiles, AppCommit                     string
+	AppFiles, AppCommit string
+	// OriginalAppFiles is the deployed app's files when AppFiles replaces
+	// them (run --app-path); it is bound at /run/parent/app.
+	OriginalAppFiles                        string
 	RuntimeRef, RuntimeFiles, RuntimeCommit string
 	// MetadataCommand is [Application] command.
 	MetadataCommand string
@@ -133,6 +136,9 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		b.add(launcher.Mount{Type: launcher.Dir, Dest: "/app"})
 	}
 	base := append([]launcher.Mount(nil), b.mounts...)
+	if in.OriginalAppFiles != "" && in.OriginalAppFiles != in.AppFiles {
+		b.add(launcher.Mount{Type: launcher.ROBind, Source: in.OriginalAppFiles, Dest: "/run/parent/app"})
+	}
 	// 4-5: basics.
 	b.add(
 		launcher.Mount{Type: launcher.Proc, Dest: "/proc"},
@@ -207,8 +213,10 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		launcher.Mount{Type: launcher.File, Dest: "/.flatpak-info", Data: infoData, Mode: 0o600, ReadOnly: true},
 		launcher.Mount{Type: launcher.File, Dest: "/run/host/container-manager", Data: []byte("flatpak\n"), ReadOnly: true},
 	)
-	// 15: the shared per-app runtime dir.
-	b.add(launcher.Mount{Type: launcher.Bind, Source: b.xdgRun, Dest: b.sboxRun})
+	// 15: the shared per-app runtime dir (none under --sandbox).
+	if !in.Sandbox {
+		b.add(launcher.Mount{Type: launcher.Bind, Source: b.xdgRun, Dest: b.sboxRun})
+	}
 	// 16: the document portal's per-app view, when its FUSE file system is
 	// mounted (Flatpak asks GetMountPoint over D-Bus; a stat of the by-app
 	// directory gives the same answer without the round-trip).
@@ -220,7 +228,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	// 17: devices.
 	b.devices()
 	// 18: per-app /tmp.
-	if mode, ok := b.ctx.Filesystems.Get("/tmp"); !ok || mode == permissions.ModeNone {
+	if mode, ok := b.ctx.Filesystems.Get("/tmp"); (!ok || mode == permissions.ModeNone) && !in.Sandbox {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: appTmp, Dest: "/tmp"})
 	}
 	// 19: filesystems.
@@ -233,8 +241,19 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		launcher.Mount{Type: launcher.Symlink, Source: "/app/lib/debug/source", Dest: "/run/build"},
 		launcher.Mount{Type: launcher.Symlink, Source: "/usr/lib/debug/source", Dest: "/run/build-runtime"},
 	)
-	// 25: runtime-dir links, created on the host side in the shared dir.
-	b.runtimeDirLinks()
+	// 21: the per-app directories' lock reference.
+	ref := filepath.Join(host.RuntimeDir, ".flatpak", in.AppID, ".ref")
+	if f, err := os.OpenFile(ref, os.O_CREATE|os.O_RDONLY, 0o600); err == nil && !in.Sandbox {
+		f.Close()
+		b.add(launcher.Mount{Type: launcher.ROBind, Source: ref, Dest: "/run/flatpak/per-app-dirs-ref"})
+	}
+	// 25: runtime-dir links, created on the host side in the shared dir,
+	// or in the sandbox under --sandbox.
+	if in.Sandbox {
+		b.sandboxRunLinks()
+	} else {
+		b.runtimeDirLinks()
+	}
 
 	env := b.finalEnv(ldPath)
 	args := in.Args
@@ -368,21 +387,22 @@ func (b *builder) devices() {
 func (b *builder) appInfo(iid string) *appinfo.Info {
 	in := b.in
 	info := &appinfo.Info{
-		IsRuntime:      in.AppFiles == "",
-		Name:           in.AppID,
-		Runtime:        in.RuntimeRef,
-		InstanceID:     iid,
-		InstancePath:   map[bool]string{false: b.appDir}[in.Sandbox],
-		AppPath:        in.AppFiles,
-		AppCommit:      in.AppCommit,
-		RuntimePath:    in.RuntimeFiles,
-		RuntimeCommit:  in.RuntimeCommit,
-		Branch:         in.Branch,
-		Arch:           in.Arch,
-		FlatpakVersion: FlatpakVersion,
-		Sandbox:        in.Sandbox,
-		Devel:          in.Devel,
-		Context:        b.ctx.Bytes(true),
+		IsRuntime:       in.AppFiles == "",
+		Name:            in.AppID,
+		Runtime:         in.RuntimeRef,
+		InstanceID:      iid,
+		InstancePath:    map[bool]string{false: b.appDir}[in.Sandbox],
+		AppPath:         in.AppFiles,
+		OriginalAppPath: map[bool]string{true: in.OriginalAppFiles}[in.OriginalAppFiles != in.AppFiles],
+		AppCommit:       in.AppCommit,
+		RuntimePath:     in.RuntimeFiles,
+		RuntimeCommit:   in.RuntimeCommit,
+		Branch:          in.Branch,
+		Arch:            in.Arch,
+		FlatpakVersion:  FlatpakVersion,
+		Sandbox:         in.Sandbox,
+		Devel:           in.Devel,
+		Context:         b.ctx.Bytes(true),
 	}
 	info.SessionBusProxy = !b.ctx.Has(permissions.KeySockets, "session-bus")
 	info.SystemBusProxy = !b.ctx.Has(permissions.KeySockets, "system-bus")
@@ -392,11 +412,28 @@ func (b *builder) appInfo(iid string) *appinfo.Info {
 	return info
 }
 
-func (b *builder) runtimeDirLinks() {
+func runLinks() map[string]string {
 	links := map[string]string{"flatpak-info": "../../../.flatpak-info"}
 	for _, n := range []string{"wayland-0", "pulse", "bus", ".flatpak", "app", "doc", "p11-kit"} {
 		links[n] = "../../flatpak/" + n
 	}
+	return links
+}
+
+func (b *builder) sandboxRunLinks() {
+	links := runLinks()
+	names := make([]string, 0, len(links))
+	for n := range links {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b.add(launcher.Mount{Type: launcher.Symlink, Source: links[n], Dest: b.sboxRun + "/" + n})
+	}
+}
+
+func (b *builder) runtimeDirLinks() {
+	links := runLinks()
 	names := make([]string, 0, len(links))
 	for n := range links {
 		names = append(names, n)

@@ -165,6 +165,28 @@ func main() {
 		put("flatpak-info-name", errname(err))
 	}
 
+	// The mount table: mount point, options and file system type (the
+	// random instance id masked).
+	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 9 {
+				continue
+			}
+			mp := f[4]
+			if rest, ok := strings.CutPrefix(mp, "/run/flatpak/.flatpak/"); ok && rest != "" {
+				mp = "/run/flatpak/.flatpak/IID"
+			}
+			sep := 6
+			for sep < len(f) && f[sep] != "-" {
+				sep++
+			}
+			if sep+1 < len(f) {
+				put("mount "+mp, f[5]+" "+f[sep+1])
+			}
+		}
+	}
+
 	// Processes: only the sandbox's own.
 	ents, _ := os.ReadDir("/proc")
 	n := 0
