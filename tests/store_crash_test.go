@@ -180,7 +180,7 @@ func TestStoreConcurrentCLICommits(t *testing.T) {
 	var cmds []*exec.Cmd
 	var outs []*bytes.Buffer
 	for i := 0; i < 2; i++ {
-		tree := storeBigTree(t, filepath.Join(dir, fmt.Sprint("t", i)), 400, 8<<10, int64(100+i%1))
+		tree := storeBigTree(t, filepath.Join(dir, fmt.Sprint("t", i)), 400, 8<<10, 100) // same content: both writers race on the same objects
 		storetest.MakeTree(t, filepath.Join(tree, "sample"), storetest.TreeOptions{Variant: i})
 		cmd := exec.Command(storeCoreBin(t), "store", "commit", "--repo="+repo, "-b", fmt.Sprint("b", i), tree)
 		var out bytes.Buffer
