@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +24,7 @@ var (
 	ErrBadSerial  = errors.New("invalid client serial")
 	ErrBadPolicy  = errors.New("invalid bus policy")
 	ErrBadAddress = errors.New("unsupported D-Bus address")
+	ErrInternal   = errors.New("internal error")
 )
 
 // Options tune a Proxy. The zero value is ready to use.
@@ -157,12 +159,12 @@ func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
 	defer stop()
 	busErr := make(chan error, 1)
 	go func() {
-		err := cl.busLoop()
+		err := guard(cl.busLoop)
 		closeBoth()
 		close(cl.busDone) // releases a clientLoop waiting for name tracking
 		busErr <- err
 	}()
-	err = cl.clientLoop()
+	err = guard(cl.clientLoop)
 	closeBoth()
 	berr := <-busErr
 	if err == nil || isClosed(err) {
@@ -172,6 +174,17 @@ func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
 		}
 	}
 	return err
+}
+
+// guard runs loop and turns a panic into an error, so that a bug hit by
+// one client closes that client and not the whole proxy.
+func guard(loop func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrInternal, r, debug.Stack())
+		}
+	}()
+	return loop()
 }
 
 // tracef writes one trace line.
