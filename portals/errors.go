@@ -2,6 +2,7 @@ package portals
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -45,7 +46,9 @@ func DBusError(err error) *dbus.Error {
 	}
 	for _, e := range errorNames {
 		if errors.Is(err, e.err) {
-			return dbus.NewError(e.name, []any{err.Error()})
+			// The sentinel names the D-Bus error; the message is the rest.
+			msg := strings.TrimPrefix(err.Error(), e.err.Error()+": ")
+			return dbus.NewError(e.name, []any{msg})
 		}
 	}
 	var de dbus.Error

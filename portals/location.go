@@ -98,6 +98,9 @@ func (p *location) Start(msg dbus.Message, session dbus.ObjectPath, parent strin
 			code := p.s.accessDialog(ctx, r, app, parent, title, fmt.Sprintf("%s wants to use your location.", appName(app, "An application")),
 				"Location access can be changed at any time from the privacy settings.",
 				map[string]dbus.Variant{"deny_label": dbus.MakeVariant("Deny Access"), "grant_label": dbus.MakeVariant("Grant Access"), "icon": dbus.MakeVariant("find-location-symbolic")})
+			if code == ResponseOther {
+				return ResponseOther, nil // no dialog could be shown: nothing decided
+			}
 			level = 0
 			if code == ResponseSuccess {
 				level = 5

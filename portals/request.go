@@ -74,7 +74,7 @@ func randomSuffix() string {
 // reserve picks a free path below base for c and token and records obj.
 func (s *Server) reserve(c *caller, base, token string, obj closer) (dbus.ObjectPath, error) {
 	if !validToken(token) {
-		return "", fmt.Errorf("%w: invalid token %q", ErrInvalidArgument, token)
+		return "", wrapf(ErrInvalidArgument, "Invalid token %q", token)
 	}
 	path := dbus.ObjectPath(base + escapeSender(c.name) + "/" + token)
 	c.mu.Lock()
