@@ -41,22 +41,30 @@ report() {
 	printf '%s\t%s\t%s\t%s\n' "$stage" "$om" "$tm" "$ratio" >>"$RESULTS/summary.tsv"
 }
 
+# strip_devices removes the device nodes debootstrap makes in /dev: neither
+# ostree nor Porthole commits them (a runtime has no /dev of its own).
+strip_devices() {
+	find "$1/dev" -mindepth 1 \( -type c -o -type b -o -type p -o -type s \) -delete
+}
+
 # ensure_trees makes the Debian minbase tree and the larger tree that shares
 # most of its files (cached under $CACHE/trees).
 ensure_trees() {
 	local mirror
-	mirror=$(grep -hoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v security | head -1)
+	mirror=$(grep -hoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v security | head -1 || true)
 	mirror=${mirror:-http://deb.debian.org/debian}
 	mkdir -p "$CACHE/trees"
 	if [ ! -f "$CACHE/trees/minbase/.complete" ]; then
 		rm -rf "$CACHE/trees/minbase"
 		debootstrap --variant=minbase bookworm "$CACHE/trees/minbase" "$mirror" >"$CACHE/trees/minbase.log" 2>&1
+		strip_devices "$CACHE/trees/minbase"
 		touch "$CACHE/trees/minbase/.complete"
 	fi
 	if [ ! -f "$CACHE/trees/larger/.complete" ]; then
 		rm -rf "$CACHE/trees/larger"
 		debootstrap --variant=minbase --include=libgtk-3-0,fontconfig,fonts-dejavu-core,dbus-x11 \
 			bookworm "$CACHE/trees/larger" "$mirror" >"$CACHE/trees/larger.log" 2>&1
+		strip_devices "$CACHE/trees/larger"
 		touch "$CACHE/trees/larger/.complete"
 	fi
 }

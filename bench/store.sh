@@ -51,9 +51,10 @@ bench_commit "commit larger bare-user" bare-user "$BIG"
 # Repos for checkout, fsck and pull, written by ostree (so both tools read the same input).
 for mode in archive bare-user bare-user-only; do
 	ostree --repo="$WORK/src-$mode" init --mode=$mode
-	extra=""; [ $mode = bare-user-only ] && extra=--canonical-permissions
-	ostree --repo="$WORK/src-$mode" commit -b min --no-xattrs --owner-uid=0 --owner-gid=0 $extra --tree=dir="$MIN" >/dev/null
-	ostree --repo="$WORK/src-$mode" commit -b big --no-xattrs --owner-uid=0 --owner-gid=0 $extra --tree=dir="$BIG" >/dev/null
+	# Canonical permissions, as Flatpak's builders commit runtimes: a
+	# bare-user-only repo (what installations pull into) refuses setuid modes.
+	ostree --repo="$WORK/src-$mode" commit -b min --no-xattrs --owner-uid=0 --owner-gid=0 --canonical-permissions --tree=dir="$MIN" >/dev/null
+	ostree --repo="$WORK/src-$mode" commit -b big --no-xattrs --owner-uid=0 --owner-gid=0 --canonical-permissions --tree=dir="$BIG" >/dev/null
 done
 
 bench_checkout() {
