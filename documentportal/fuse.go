@@ -271,7 +271,9 @@ func (f *FS) idForIno(ino uint64, dir, withSubPath bool) (id, realPath string) {
 // Mount mounts the file system on dir (created if needed; a stale mount
 // left by a crashed portal is detached first).
 func (f *FS) Mount(dir string) error {
-	clearStaleMount(dir)
+	if err := clearStaleMount(dir); err != nil && f.log != nil {
+		f.log.Warn("cannot detach a stale mount", "err", err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating mount point: %w", err)
 	}
@@ -345,20 +347,28 @@ func (f *FS) Unmount(dir string) {
 	}
 }
 
-func clearStaleMount(dir string) {
+// clearStaleMount detaches a FUSE file system left on dir (as upstream
+// does): we own the bus name, so no live portal of this session serves it.
+func clearStaleMount(dir string) error {
 	var st unix.Stat_t
 	var sfs unix.Statfs_t
-	err := unix.Stat(dir, &st)
-	if errors.Is(err, unix.ENOTCONN) || (unix.Statfs(dir, &sfs) == nil && sfs.Type == unix.FUSE_SUPER_MAGIC) {
-		lazyUnmount(dir)
+	serr := unix.Stat(dir, &st)
+	ferr := unix.Statfs(dir, &sfs)
+	if errors.Is(serr, unix.ENOTCONN) || errors.Is(ferr, unix.ENOTCONN) || (ferr == nil && sfs.Type == unix.FUSE_SUPER_MAGIC) {
+		return lazyUnmount(dir)
 	}
+	return nil
 }
 
-func lazyUnmount(dir string) {
+func lazyUnmount(dir string) error {
 	if os.Geteuid() == 0 && unix.Unmount(dir, unix.MNT_DETACH) == nil {
-		return
+		return nil
 	}
-	exec.Command("fusermount3", "-u", "-z", dir).Run()
+	out, err := exec.Command("fusermount3", "-u", "-z", dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("fusermount3 -u -z %s: %v: %s", dir, err, out)
+	}
+	return nil
 }
 
 // virtualAttr fills the attributes of a virtual directory.
