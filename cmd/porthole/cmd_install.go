@@ -358,7 +358,7 @@ func (in *installer) fromRef(ctx context.Context, loc string) error {
 		}
 	}
 	r := fr.Ref(in.arch)
-	return in.install(ctx, remote, ref.Partial{Kind: r.Kind, ID: r.ID, Arch: r.Arch, Branch: r.Branch})
+	return in.install(ctx, remote, ref.Partial(r))
 }
 
 func runtimeRepoName(u string) string {

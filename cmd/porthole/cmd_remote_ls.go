@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/porthole-dev/porthole/internal/progress"
-	"github.com/porthole-dev/porthole/runtime/installation"
 	"github.com/porthole-dev/porthole/runtime/ref"
 )
 
@@ -71,5 +70,3 @@ func runRemoteLs(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	return 0
 }
-
-var _ = installation.ErrNoRemote

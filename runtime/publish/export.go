@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/porthole-dev/porthole/runtime/metadata"
@@ -318,9 +316,6 @@ func Sign(ctx context.Context, repoDir string, refs []string, signer store.Signe
 	}
 	return repo.Flush(ctx)
 }
-
-var _ = io.EOF
-var _ = strings.Cut
 
 // signCommit appends a signature by signer to a commit's detached metadata.
 func signCommit(ctx context.Context, repo *store.Repo, sum object.Checksum, signer store.Signer) error {

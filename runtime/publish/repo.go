@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/porthole-dev/porthole/internal/gvariant"
-	"github.com/porthole-dev/porthole/runtime/ref"
 	"github.com/porthole-dev/porthole/store"
 	"github.com/porthole-dev/porthole/store/object"
 	"github.com/porthole-dev/porthole/store/sign"
@@ -386,8 +385,6 @@ func ParseIndex(data []byte) (*Index, error) {
 	}
 	return ix, nil
 }
-
-var _ = ref.NativeArch
 
 // dearmor returns binary key data: armored blocks are decoded and
 // concatenated, binary data is checked and kept as is.
