@@ -10,7 +10,7 @@
 //	Lock(ctx, exclusive) (unlock, error)           OFD lock on .lock, like ostree
 //	HasObject(ctx, object.ObjectName)
 //	ReadMetadata / WriteMetadata(ctx, type, data, want)
-//	WriteContent(ctx, hdr, content, want)          any mode
+//	WriteContent(ctx, hdr, content, want)          any mode (bare-user-only: modes ⊆ 0775)
 //	WriteArchivedContent(ctx, filez, want)         a .filez as served
 //	OpenContent(ctx, sum) (hdr, content)           any mode
 //	ReadArchivedContent(ctx, sum)                  a .filez stream
@@ -27,7 +27,8 @@
 //
 // Errors: ErrObjectNotFound, ErrRefNotFound, ErrCorrupt (and
 // *ChecksumMismatchError unwrapping to it; parse failures also wrap
-// object.ErrInvalid), ErrLocked, ErrUnsupported, ErrEscape (checkout).
+// object.ErrInvalid), ErrLocked, ErrUnsupported (and *InvalidModeError
+// unwrapping to it), ErrEscape (checkout).
 //
 // # Durability and concurrency
 //

@@ -24,6 +24,25 @@ var (
 	ErrUnsupported = errors.New("not supported")
 )
 
+// InvalidModeError reports a regular-file content object whose mode has
+// bits a bare-user-only repository cannot store (setuid, setgid, sticky,
+// world-writable: anything outside 0775), as ostree refuses it. It
+// unwraps to ErrUnsupported.
+type InvalidModeError struct {
+	Object *object.Checksum // nil when the checksum is not known yet
+	Mode   uint32
+}
+
+func (e *InvalidModeError) Error() string {
+	name := ""
+	if e.Object != nil {
+		name = " " + e.Object.String()
+	}
+	return fmt.Sprintf("content object%s: invalid mode 0%04o with bits 0%04o in a bare-user-only repository", name, e.Mode, e.Mode&^(object.ModeTypeMask|0o775))
+}
+
+func (e *InvalidModeError) Unwrap() error { return ErrUnsupported }
+
 // ChecksumMismatchError reports data whose checksum differs from the one
 // expected. It unwraps to ErrCorrupt.
 type ChecksumMismatchError struct {

@@ -495,6 +495,9 @@ func (r *Repo) writeContent(ctx context.Context, hdr *object.FileHeader, content
 	if hdr.IsSymlink() {
 		content = nil
 	}
+	if r.mode == ModeBareUserOnly && hdr.IsRegular() && hdr.Mode&^(object.ModeTypeMask|0o775) != 0 {
+		return object.Checksum{}, &InvalidModeError{Object: want, Mode: hdr.Mode}
+	}
 	path, sum, err := r.stageContent(ctx, hdr, content)
 	if err != nil {
 		return sum, fmt.Errorf("writing content object: %w", err)
