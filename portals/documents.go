@@ -140,10 +140,37 @@ func docPathID(p string) (string, bool) {
 
 // hostPathOfDoc asks the document portal for the host path of a document.
 func (d *busDocuments) hostPathOfDoc(ctx context.Context, id string) (string, bool) {
+	obj := d.conn.Object(docBusName, docPath)
 	var paths map[string][]byte
-	if err := d.conn.Object(docBusName, docPath).CallWithContext(ctx, docIface+".GetHostPaths", 0, []string{id}).Store(&paths); err != nil {
+	if err := obj.CallWithContext(ctx, docIface+".GetHostPaths", 0, []string{id}).Store(&paths); err == nil {
+		p, ok := paths[id]
+		return strings.TrimRight(string(p), "\x00"), ok
+	}
+	// Before version 5 only Info (for host callers, as we are) tells it.
+	var path []byte
+	var perms map[string][]string
+	if err := obj.CallWithContext(ctx, docIface+".Info", 0, id).Store(&path, &perms); err != nil {
 		return "", false
 	}
-	p, ok := paths[id]
-	return strings.TrimRight(string(p), "\x00"), ok
+	return strings.TrimRight(string(path), "\x00"), true
+}
+
+// realPathOfDocPath maps a path inside the document portal's mount to the
+// host path it exports; other paths are returned unchanged.
+func (d *busDocuments) realPathOfDocPath(ctx context.Context, p string) string {
+	id, ok := docPathID(p)
+	if !ok {
+		return p
+	}
+	host, ok := d.hostPathOfDoc(ctx, id)
+	if !ok || host == "" {
+		return p
+	}
+	// p is MOUNT/ID/NAME[/REST]; NAME is the exported file or directory.
+	i := strings.Index(p, "/"+id+"/")
+	rest := p[i+len(id)+2:]
+	if _, after, found := strings.Cut(rest, "/"); found {
+		return filepath.Join(host, after)
+	}
+	return host
 }

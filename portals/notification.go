@@ -191,10 +191,15 @@ func (p *notificationPortal) parseIcon(pn *parsedNotification, v dbus.Variant) e
 		if strings.ContainsAny(s, "/") {
 			return wrapf(ErrNotAllowed, "only themed icons can be a string")
 		}
+		// Like GThemedIcon: the name plus its symbolic (or regular) twin.
+		twin := s + "-symbolic"
+		if base, ok := strings.CutSuffix(s, "-symbolic"); ok {
+			twin = base
+		}
 		pn.out["icon"] = dbus.MakeVariant(struct {
 			K string
 			V dbus.Variant
-		}{"themed", dbus.MakeVariant([]string{s, s + "-symbolic"})})
+		}{"themed", dbus.MakeVariant([]string{s, twin})})
 		return nil
 	}
 	key, inner, ok := serialized(v)

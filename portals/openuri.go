@@ -62,6 +62,11 @@ func (p *openURI) openFD(msg *dbus.Message, parent string, fd dbus.UnixFD, opts 
 	}, func(ctx context.Context, r *Request, app *AppInfo, fwd map[string]dbus.Variant) (uint32, map[string]dbus.Variant) {
 		path, fdWritable, err := pathForFD(app, int(fd))
 		unix.Close(int(fd))
+		if err == nil {
+			if d, ok := p.docs.(*busDocuments); ok {
+				path = d.realPathOfDocPath(ctx, path)
+			}
+		}
 		writable := optBool(opts, "writable", false)
 		if err != nil || writable && !fdWritable || !app.IsHost() && !writable && fdWritable {
 			return ResponseOther, nil
