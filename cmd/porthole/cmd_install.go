@@ -286,11 +286,15 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 				return fmt.Errorf("the application %s requires the runtime %s which was not found", r.ID, d.Pref())
 			}
 		}
-		if err := in.pull(ctx, depRemote, d); err != nil {
+		expect := ""
+		if depRemote == remote {
+			expect = refs[d.String()].Metadata
+		}
+		if err := in.pull(ctx, depRemote, d, expect); err != nil {
 			return err
 		}
 	}
-	return in.pull(ctx, remote, r)
+	return in.pull(ctx, remote, r, md)
 }
 
 func (in *installer) findRemoteFor(ctx context.Context, r ref.Ref) string {
@@ -304,12 +308,12 @@ func (in *installer) findRemoteFor(ctx context.Context, r ref.Ref) string {
 	return ""
 }
 
-func (in *installer) pull(ctx context.Context, remote string, r ref.Ref) error {
+func (in *installer) pull(ctx context.Context, remote string, r ref.Ref, expect string) error {
 	var bar *progress.Bar
 	if !in.quiet {
 		bar = progress.New(in.stderr, "Installing "+r.ID, progress.Options{})
 	}
-	_, err := in.inst.Install(ctx, remote, r, installation.InstallOptions{Progress: bar})
+	_, err := in.inst.Install(ctx, remote, r, installation.InstallOptions{Progress: bar, ExpectMetadata: expect})
 	bar.Done()
 	if errors.Is(err, installation.ErrAlreadyInstalled) {
 		return nil

@@ -28,7 +28,7 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageFail(stderr, "uninstall [OPTION…] [REF…]")
 	}
 	home, _ := os.UserHomeDir()
-	opts := installation.UninstallOptions{DeleteData: *deleteData, DataDir: filepath.Join(home, ".var", "app"), Force: *force}
+	opts := installation.UninstallOptions{DeleteData: *deleteData, DataDir: filepath.Join(home, ".var", "app"), Force: *force, NoPrune: true}
 	found := false
 	for _, inst := range inf.openExisting(ctx) {
 		var targets []ref.Ref
@@ -58,6 +58,12 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 			if !*quiet {
 				fmt.Fprintf(stdout, "Uninstalled %s\n", r)
+			}
+		}
+		if len(targets) > 0 {
+			if err := inst.Prune(ctx); err != nil {
+				inst.Close()
+				return fail(stderr, err)
 			}
 		}
 		inst.Close()

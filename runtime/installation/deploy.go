@@ -26,6 +26,9 @@ type InstallOptions struct {
 	// RunCommand is the launcher used in exported desktop files and
 	// wrappers; "" means "porthole".
 	RunCommand string
+	// ExpectMetadata, when set, is the metadata the remote's summary
+	// (xa.cache) announced; a commit whose xa.metadata differs is refused.
+	ExpectMetadata string
 }
 
 // Install pulls r from remote and deploys it. Installing a ref that is
@@ -118,7 +121,11 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 	if err != nil {
 		return nil, fmt.Errorf("deploying %s: no metadata: %w", r, err)
 	}
-	if xm, ok := metaString(cm, "xa.metadata"); ok && xm != string(mdBytes) {
+	xm, hasXM := metaString(cm, "xa.metadata")
+	if o.ExpectMetadata != "" && (!hasXM || xm != o.ExpectMetadata) {
+		return nil, fmt.Errorf("deploying %s: commit metadata differs from the remote's summary: %w", r, ErrMetadataMismatch)
+	}
+	if hasXM && xm != string(mdBytes) {
 		return nil, fmt.Errorf("deploying %s: %w", r, ErrMetadataMismatch)
 	}
 	md, err := metadata.Parse(mdBytes)
@@ -159,7 +166,6 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 	}
 	ok = true
 	syncDir(base)
-	prev, _ := os.Readlink(filepath.Join(base, "active"))
 	if err := atomicSymlink(sum.String(), filepath.Join(base, "active")); err != nil {
 		return nil, fmt.Errorf("cannot activate %s: %w", r, err)
 	}
@@ -172,8 +178,12 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 	if err := i.repo.SetRef(ctx, "", "deploy/"+r.String(), &sum); err != nil {
 		return nil, err
 	}
-	if prev != "" && prev != sum.String() {
-		os.RemoveAll(filepath.Join(base, prev))
+	// Remove the previous deployment, and any an interrupted run left.
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		if e.IsDir() && e.Name() != sum.String() && !strings.HasPrefix(e.Name(), ".") {
+			os.RemoveAll(filepath.Join(base, e.Name()))
+		}
 	}
 	if err := i.UpdateExports(); err != nil {
 		return nil, err
@@ -324,6 +334,9 @@ type UninstallOptions struct {
 	DataDir    string
 	// Force uninstalls a runtime apps still use.
 	Force bool
+	// NoPrune leaves unreachable objects for a later Prune (to uninstall
+	// several refs with one prune).
+	NoPrune bool
 }
 
 // Uninstall removes the deployment of r, its ref, and prunes the repository.
@@ -344,7 +357,15 @@ func (i *Installation) Uninstall(ctx context.Context, r ref.Ref, o UninstallOpti
 	if err := os.Remove(filepath.Join(base, "active")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := os.RemoveAll(base); err != nil {
+	// Move the deployment out of the way at once; its files are deleted
+	// while the repository is pruned.
+	removed := filepath.Join(i.Dir, ".removed")
+	os.MkdirAll(removed, 0o755)
+	gone, err := os.MkdirTemp(removed, r.ID+"-")
+	if err != nil {
+		return fmt.Errorf("cannot uninstall %s: %w", r, err)
+	}
+	if err := os.Rename(base, filepath.Join(gone, "d")); err != nil {
 		return fmt.Errorf("cannot uninstall %s: %w", r, err)
 	}
 	if r.Kind == ref.App {
@@ -366,8 +387,10 @@ func (i *Installation) Uninstall(ctx context.Context, r ref.Ref, o UninstallOpti
 	if err := i.UpdateExports(); err != nil {
 		return err
 	}
-	if _, err := store.Prune(ctx, i.repo, store.PruneOptions{RefsOnly: true, Depth: 0}); err != nil {
-		return err
+	if !o.NoPrune {
+		if err := i.Prune(ctx); err != nil {
+			return err
+		}
 	}
 	i.logHistory("uninstall", r, d.Origin, d.Commit)
 	return nil
@@ -399,4 +422,17 @@ func (i *Installation) Unused() ([]ref.Ref, error) {
 		}
 	}
 	return out, nil
+}
+
+// Prune deletes the objects no ref reaches and the files of removed
+// deployments, both at once.
+func (i *Installation) Prune(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		os.RemoveAll(filepath.Join(i.Dir, ".removed"))
+		close(done)
+	}()
+	_, err := store.Prune(ctx, i.repo, store.PruneOptions{RefsOnly: true, Depth: 0})
+	<-done
+	return err
 }
