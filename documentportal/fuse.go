@@ -289,8 +289,9 @@ func (f *FS) Mount(dir string) error {
 			Name:         "portal",
 			MaxWrite:     1 << 20,
 			MaxReadAhead: 1 << 20,
-			// Many views of one file: reads and writes go to the real file.
-			DisableXAttrs: false,
+			// Plain READDIR as upstream: READDIRPLUS would make us look
+			// every entry up (and open it) for each listing.
+			DisableReadDirPlus: true,
 		},
 	}
 	server, err := fs.Mount(dir, f.root, opts)
