@@ -17,18 +17,27 @@ import (
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
 
-// dbusProxyPorthole builds cmd/porthole once per test binary.
+// dbusProxyPorthole builds cmd/porthole once per test binary, into one
+// shared file under the temp dir (built aside, then renamed over, so that
+// concurrent test processes never exec a half-written file and runs leave
+// no binaries behind).
 var dbusProxyPorthole = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "porthole-dbusproxy-bin-")
+	dir := filepath.Join(os.TempDir(), "porthole-dbusproxy-test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, "porthole-*")
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "porthole")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/porthole-dev/porthole/cmd/porthole").CombinedOutput()
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	out, err := exec.Command("go", "build", "-o", tmp.Name(), "github.com/porthole-dev/porthole/cmd/porthole").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	return bin, nil
+	bin := filepath.Join(dir, "porthole")
+	return bin, os.Rename(tmp.Name(), bin)
 })
 
 // dbusProxyCommand returns the command line prefix of a proxy under test:
