@@ -69,3 +69,42 @@ func TestSharedStorage(t *testing.T) {
 		t.Errorf("second runtime added %d KiB to %d KiB: files are not shared", two-one, one)
 	}
 }
+
+// TestSystemInstallation: without --user, remotes and installs go to the
+// system installation (PORTHOLE_SYSTEM_DIR), and list says so.
+func TestSystemInstallation(t *testing.T) {
+	w := newFPWorld(t)
+	repo := filepath.Join(w.dir, "repo")
+	w.publishPT(repo, w.tinyRuntime("org.test.Platform"), w.helloApp("porthole", "app", "hi"))
+	w.pt("remote-add", "--gpg-import="+w.pub, "sys", w.serve(repo))
+	w.pt("install", "-y", "--noninteractive", "sys", "org.test.Hello")
+	sys := filepath.Join(w.dir, "pt-system")
+	if _, err := os.Stat(filepath.Join(sys, "app", "org.test.Hello", "current")); err != nil {
+		t.Fatalf("not installed in the system installation: %v", err)
+	}
+	if _, err := os.Stat(w.ptInst); err == nil {
+		t.Error("the user installation was touched")
+	}
+	if out := w.pt("list", "--columns=application,installation"); !strings.Contains(out, "org.test.Hello\tsystem") {
+		t.Errorf("list:\n%s", out)
+	}
+	if out := w.pt("remote-ls", "--updates"); strings.TrimSpace(out) != "" {
+		t.Errorf("remote-ls --updates with nothing new:\n%s", out)
+	}
+	w.publishPT(repo, "", w.helloApp("porthole", "app", "hi again"))
+	if out := w.pt("remote-ls", "--updates"); !strings.Contains(out, "org.test.Hello") {
+		t.Errorf("remote-ls --updates:\n%s", out)
+	}
+	w.pt("update", "-y", "--noninteractive")
+	if out := w.pt("remote-ls", "--updates"); strings.TrimSpace(out) != "" {
+		t.Errorf("remote-ls --updates after update:\n%s", out)
+	}
+	w.pt("remote-modify", "--title=Renamed", "sys")
+	if out := w.pt("remotes"); !strings.Contains(out, "sys\tRenamed\t") {
+		t.Errorf("remotes:\n%s", out)
+	}
+	w.ptFail("remote-delete", "sys")
+	w.pt("uninstall", "-y", "--noninteractive", "org.test.Hello")
+	w.pt("uninstall", "-y", "--noninteractive", "--unused")
+	w.pt("remote-delete", "sys")
+}
