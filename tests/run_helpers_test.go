@@ -145,9 +145,16 @@ func needRunFixture(t *testing.T) runFixture {
 // the installation inst as both tools' user installation.
 func runAs(t *testing.T, u testenv.User, home, inst string, name string, args ...string) (string, error) {
 	t.Helper()
+	return runAsEnv(t, u, home, inst, nil, name, args...)
+}
+
+// runAsEnv is runAs with extra KEY=VALUE entries in the environment.
+func runAsEnv(t *testing.T, u testenv.User, home, inst string, env []string, name string, args ...string) (string, error) {
+	t.Helper()
 	cmd := u.Command(t, name, args...)
 	cmd.Env = testenv.WithEnv(cmd.Env, "HOME="+home, "FLATPAK_USER_DIR="+inst, "PORTHOLE_USER_DIR="+inst,
-		"PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "no-system"), "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+		"PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "no-system"), "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY")
+	cmd.Env = testenv.WithEnv(cmd.Env, env...)
 	cmd.Dir = home
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -156,3 +156,71 @@ func dropCaps(s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRunX11SameAsFlatpak exposes a (fake) X11 display with an
+// Xauthority file holding entries for several displays and hosts: the
+// socket, DISPLAY and the filtered /run/flatpak/Xauthority must be the
+// ones flatpak gives.
+func TestRunX11SameAsFlatpak(t *testing.T) {
+	b := needRunBins(t)
+	f := needRunFixture(t)
+	const display = "97"
+	sock := "/tmp/.X11-unix/X" + display
+	os.MkdirAll("/tmp/.X11-unix", 0o1777)
+	os.Remove(sock)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("cannot create %s: %v", sock, err)
+	}
+	defer l.Close()
+	// Refuse every client: with DISPLAY set and no session bus, GLib in
+	// flatpak tries to autolaunch a bus through the X server.
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	os.Chmod(sock, 0o777)
+	host, _ := os.Hostname()
+	rec := func(fam uint16, addr, num, data string) []byte {
+		var out []byte
+		out = append(out, byte(fam>>8), byte(fam))
+		for _, s := range []string{addr, num, "MIT-MAGIC-COOKIE-1", data} {
+			out = append(out, byte(len(s)>>8), byte(len(s)))
+			out = append(out, s...)
+		}
+		return out
+	}
+	var xauth []byte
+	xauth = append(xauth, rec(256, host, display, "0123456789abcdef")...)
+	xauth = append(xauth, rec(256, host, "0", "other-display---")...)
+	xauth = append(xauth, rec(256, "elsewhere", display, "other-host------")...)
+	xauth = append(xauth, rec(0, "\x7f\x00\x00\x01", display, "tcp-------------")...)
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		xa := filepath.Join(home, "xauth")
+		os.WriteFile(xa, xauth, 0o644)
+		env := []string{"DISPLAY=:" + display, "XAUTHORITY=" + xa}
+		for _, mode := range [][]string{{"--socket=x11"}, {"--socket=fallback-x11"}, {"--nosocket=x11"}} {
+			args := append(append([]string{"run", "--user"}, mode...), "org.test.Probe", "visible", sock, "file", "/run/flatpak/Xauthority")
+			want, err := runAsEnv(t, u, home, f.inst, env, "flatpak", args...)
+			if err != nil {
+				t.Fatalf("flatpak %v: %v\n%s", args, err, want)
+			}
+			got, err := runAsEnv(t, u, home, f.inst, env, b.porthole, args...)
+			if err != nil {
+				t.Fatalf("porthole %v: %v\n%s", args, err, got)
+			}
+			if u.IsRoot() {
+				want, got = dropCaps(want), dropCaps(got)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%v: probe output differs (-flatpak +porthole):\n%s", mode, diff)
+			}
+		}
+	})
+}
