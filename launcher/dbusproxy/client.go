@@ -58,7 +58,6 @@ type client struct {
 	// SASL: lines the client sent before BEGIN, lines the bus answered.
 	authSent, authAnswered int
 	beginSeen              bool
-	lastSerial             uint32 // last client serial (they must increase)
 	fakeSerial             uint32 // last serial the proxy used
 	fromBus                map[uint32]expectation
 	fromClient             map[callKey]struct{}

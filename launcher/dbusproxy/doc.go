@@ -56,16 +56,18 @@
 //     answer, so answers reach the client in the order it asked. Replies
 //     pass only to calls that were let through, and the client may only
 //     answer calls it received, to the peer that made them.
-//   - Serials: client serials must increase and stay below 0xFFFF0000; the
-//     proxy's own calls use serials from there up.
+//   - Serials: client serials must stay below 0xFFFF0000, where the proxy's
+//     own calls take theirs; they are passed on unchanged and need not
+//     increase (as in xdg-dbus-proxy 0.1.6+; 0.1.4 rewrote them and dropped
+//     clients that sent them out of order).
 //   - fds: SCM_RIGHTS fds are queued per side and exactly unix_fds are sent
 //     on with each message.
 //
 // Differences from xdg-dbus-proxy 0.1.4: header strings longer than 255
-// bytes are accepted (0.1.5 fixed that bug), SASL may be pipelined
-// (0.1.6), client serials are not rewritten (fake calls use the high range
-// as in 0.1.6), the eavesdrop check and the reply checks follow Debian's
-// security updates (0.1.4-3+deb12u2), the client also waits for
-// exact-name GetNameOwner answers after Hello, not only wildcard ones, and a
-// refused call that expects no reply is dropped without a Ping.
+// bytes are accepted (0.1.5 fixed that bug), SASL may be pipelined (0.1.6),
+// client serials are not rewritten and need not increase (fake calls use
+// the high range, as in 0.1.6), the eavesdrop check and the reply checks
+// follow Debian's security updates (0.1.4-3+deb12u2), the client also
+// waits for exact-name GetNameOwner answers after Hello, not only wildcard
+// ones, and a refused call that expects no reply is dropped without a Ping.
 package dbusproxy

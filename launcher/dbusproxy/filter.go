@@ -95,11 +95,13 @@ type outgoing struct {
 func (cl *client) filterClient(h *header, m []byte, fds []int) (send *outgoing, ops []byte, wait chan struct{}, err error) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if h.serial <= cl.lastSerial || h.serial >= firstFakeSerial {
+	// Serials are not rewritten, so they need not increase (0.1.4 wanted
+	// that, and dropped godbus clients whose goroutines send out of
+	// order); they must stay below the proxy's own range, as in 0.1.6+.
+	if h.serial >= firstFakeSerial {
 		closeFDs(fds)
 		return nil, nil, nil, ErrBadSerial
 	}
-	cl.lastSerial = h.serial
 	if cl.px.trace != nil {
 		cl.traceOutgoing(h)
 	}
