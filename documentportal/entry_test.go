@@ -1,7 +1,10 @@
 package documentportal
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
@@ -44,21 +47,58 @@ func TestDecodeData(t *testing.T) {
 	}
 }
 
-// FuzzDecodeData feeds the decoder values in GVariant text format (as
-// gdbus and the permission store tools print them).
-func FuzzDecodeData(f *testing.F) {
-	for _, s := range []string{
-		"(b'/home/u/doc.txt', uint64 2049, uint64 131, uint32 0)",
-		"(b'/tmp/dir', uint64 1, uint64 2, uint32 4)",
-		"([byte 0x2f, 0x61, 0x00], uint64 1, uint64 2, uint32 3, [byte 0x01])",
-		"<(b'/x', uint64 0, uint64 0, uint32 1)>",
-		"('/x', 1, 2, 3)",
-	} {
-		f.Add(s)
+// fuzzMessage wraps body (a D-Bus-marshalled "v") in a signal message,
+// so godbus's wire decoder (the path stored data takes from the permission
+// store) turns it into a dbus.Variant.
+func fuzzMessage(body []byte) []byte {
+	m := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath("/a")),
+		dbus.FieldInterface: dbus.MakeVariant("a.b"),
+		dbus.FieldMember:    dbus.MakeVariant("C"),
+		dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOfType(reflect.TypeOf(dbus.Variant{}))),
+	}}
+	var buf bytes.Buffer
+	m.EncodeTo(&buf, binary.LittleEndian)
+	out := append(buf.Bytes(), body...)
+	binary.LittleEndian.PutUint32(out[4:8], uint32(len(body)))
+	return out
+}
+
+// variantBody marshals v as a D-Bus "v" body.
+func variantBody(t testing.TB, v dbus.Variant) []byte {
+	m := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath("/a")),
+		dbus.FieldInterface: dbus.MakeVariant("a.b"),
+		dbus.FieldMember:    dbus.MakeVariant("C"),
+	}, Body: []any{v}}
+	m.Headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.SignatureOf(v))
+	var full bytes.Buffer
+	if err := m.EncodeTo(&full, binary.LittleEndian); err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		v, err := dbus.ParseVariant(s, dbus.Signature{})
-		if err != nil {
+	b := full.Bytes()
+	n := binary.LittleEndian.Uint32(b[4:8])
+	return b[len(b)-int(n):]
+}
+
+// FuzzDecodeData decodes documents table data as it arrives from the
+// permission store: a D-Bus variant, from arbitrary bytes on the wire.
+func FuzzDecodeData(f *testing.F) {
+	for _, e := range []*Entry{
+		{Path: "/home/u/doc.txt", Dev: 2049, Ino: 131},
+		{Path: "/tmp/dir", Dev: 1, Ino: 2, Flags: FlagDirectory | FlagUnique},
+		{Path: "/x", Flags: FlagTransient, Handle: []byte{1, 2, 3, 4}},
+	} {
+		f.Add(variantBody(f, e.Data()))
+	}
+	f.Add(variantBody(f, dbus.MakeVariant("not a document")))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		msg, err := dbus.DecodeMessage(bytes.NewReader(fuzzMessage(body)))
+		if err != nil || len(msg.Body) != 1 {
+			return
+		}
+		v, ok := msg.Body[0].(dbus.Variant)
+		if !ok {
 			return
 		}
 		e, err := DecodeData(v)
@@ -70,7 +110,7 @@ func FuzzDecodeData(f *testing.F) {
 			t.Fatalf("re-decoding %+v: %v", e, err)
 		}
 		if back.Path != e.Path || back.Dev != e.Dev || back.Ino != e.Ino || back.Flags != e.Flags || string(back.Handle) != string(e.Handle) {
-			t.Fatalf("round trip of %q: %+v != %+v", s, back, e)
+			t.Fatalf("round trip: %+v != %+v", back, e)
 		}
 	})
 }
