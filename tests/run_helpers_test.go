@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
@@ -21,6 +22,15 @@ type runBins struct {
 }
 
 var buildRunBins = sync.OnceValues(func() (runBins, error) {
+	// Builds of earlier test runs (the package has no TestMain to remove
+	// them) are removed once they are a few hours old.
+	if old, _ := filepath.Glob(filepath.Join(os.TempDir(), "porthole-run-bin-*")); len(old) > 0 {
+		for _, d := range old {
+			if fi, err := os.Stat(d); err == nil && time.Since(fi.ModTime()) > 3*time.Hour {
+				os.RemoveAll(d)
+			}
+		}
+	}
 	dir, err := os.MkdirTemp("", "porthole-run-bin-")
 	if err != nil {
 		return runBins{}, err
