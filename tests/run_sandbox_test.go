@@ -120,7 +120,7 @@ func TestRunSameAsFlatpak(t *testing.T) {
 		os.WriteFile(filepath.Join(home, "secret"), []byte("x"), 0o644)
 		for _, mode := range [][]string{nil, {"--devel"}, {"--allow=bluetooth", "--allow=canbus"}, {"--allow=multiarch"}, {"--share=network"}, {"--filesystem=" + secretDir + ":ro", "--env=FOO=bar", "--nosocket=x11"},
 			{"--filesystem=host"}, {"--filesystem=home:ro", "--filesystem=host-os"}, {"--filesystem=host-etc", "--nofilesystem=" + secretDir}, {"--sandbox"},
-			{"--device=all"}, {"--device=shm", "--device=kvm", "--device=dri"}, {"--share=ipc", "--unshare=ipc"}} {
+			{"--device=all"}, {"--device=shm", "--device=kvm", "--device=dri"}, {"--share=ipc", "--unshare=ipc"}, {"--cwd=/app", "--persist=.mozilla", "--unset-env=LANG"}} {
 			args := append(append([]string{"run", "--user"}, mode...), append([]string{"org.test.Probe", "info"}, probeArgs(home, secretDir)...)...)
 			// Each tool generates its own ld.so.cache (same path and key).
 			clearLdCache := func() {
