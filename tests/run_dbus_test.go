@@ -21,45 +21,45 @@ import (
 func TestRunSessionBusProxy(t *testing.T) {
 	b := needRunBins(t)
 	f := needRunFixture(t)
-	testenv.RequireRoot(t) // the private bus runs as root and admits root only
-	bus := testbus.New(t)
+	bus := testbus.New(t) // admits every user
 	owner := bus.Conn(t)
 	for _, n := range []string{"org.test.Hidden", "org.test.Visible"} {
 		if r, err := owner.RequestName(n, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
 			t.Fatalf("RequestName(%s) = %v, %v", n, r, err)
 		}
 	}
-	u := testenv.Root()
-	home := testenv.SharedTempDir(t, u)
-	cmd := u.Command(t, b.porthole, "run", "--user", "--talk-name=org.test.Visible", "org.test.Probe", "dbus")
-	cmd.Env = testenv.WithEnv(cmd.Env, "HOME="+home, "PORTHOLE_USER_DIR="+f.inst, "PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "none"),
-		"DBUS_SESSION_BUS_ADDRESS="+bus.Address())
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	got := map[string]string{}
-	sc := bufio.NewScanner(stdout)
-	for len(got) < 3 && sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		got[k] = v
-		if k == "dbus-error" {
-			t.Fatalf("probe: %s", v)
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		cmd := u.Command(t, b.porthole, "run", "--user", "--talk-name=org.test.Visible", "org.test.Probe", "dbus")
+		cmd.Env = testenv.WithEnv(cmd.Env, "HOME="+home, "PORTHOLE_USER_DIR="+f.inst, "PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "none"),
+			"DBUS_SESSION_BUS_ADDRESS="+bus.Address())
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if got["dbus-names"] != "org.freedesktop.DBus,org.test.Visible" {
-		t.Errorf("names seen through the proxy = %q, want org.freedesktop.DBus,org.test.Visible", got["dbus-names"])
-	}
-	if got["dbus-call-hidden"] != "org.freedesktop.DBus.Error.ServiceUnknown" {
-		t.Errorf("call to a hidden name = %q, want ServiceUnknown", got["dbus-call-hidden"])
-	}
-	pid, _ := strconv.Atoi(got["dbus-pid"])
-	info, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/root/.flatpak-info")
-	if err != nil || !strings.Contains(string(info), "name=org.test.Probe\n") {
-		t.Errorf("the bus sees pid %d, whose /.flatpak-info is %q (%v); want the app's", pid, info, err)
-	}
+		defer cmd.Wait()
+		defer stdin.Close()
+		got := map[string]string{}
+		sc := bufio.NewScanner(stdout)
+		for len(got) < 3 && sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), "=")
+			got[k] = v
+			if k == "dbus-error" {
+				t.Fatalf("probe: %s", v)
+			}
+		}
+		if got["dbus-names"] != "org.freedesktop.DBus,org.test.Visible" {
+			t.Errorf("names seen through the proxy = %q, want org.freedesktop.DBus,org.test.Visible", got["dbus-names"])
+		}
+		if got["dbus-call-hidden"] != "org.freedesktop.DBus.Error.ServiceUnknown" {
+			t.Errorf("call to a hidden name = %q, want ServiceUnknown", got["dbus-call-hidden"])
+		}
+		pid, _ := strconv.Atoi(got["dbus-pid"])
+		info, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/root/.flatpak-info")
+		if err != nil || !strings.Contains(string(info), "name=org.test.Probe\n") {
+			t.Errorf("the bus sees pid %d, whose /.flatpak-info is %q (%v); want the app's", pid, info, err)
+		}
+	})
 }
