@@ -45,8 +45,9 @@ func (e *InitError) Unwrap() error {
 // Options are how the sandbox is started, as opposed to what it is.
 type Options struct {
 	// InitPath is the helper binary; empty means $PORTHOLE_INIT, else
-	// "porthole-init" next to the running executable, else the running
-	// executable itself (which must call MaybeInit before anything else).
+	// "porthole-init" next to the running executable or in ../libexec,
+	// else the running executable itself (which must call MaybeInit
+	// before anything else).
 	InitPath       string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -81,9 +82,13 @@ func DefaultInitPath() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("finding the init helper: %w", err)
 	}
-	p := filepath.Join(filepath.Dir(exe), "porthole-init")
-	if _, err := os.Stat(p); err == nil {
-		return p, nil
+	// Next to the executable (build tree), or in ../libexec as
+	// `make install` puts it.
+	dir := filepath.Dir(exe)
+	for _, p := range []string{filepath.Join(dir, "porthole-init"), filepath.Join(dir, "..", "libexec", "porthole-init")} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
 	}
 	return exe, nil
 }
