@@ -186,6 +186,8 @@ func (r *Repo) checkRefs(ctx context.Context, res *FsckResult) error {
 	return nil
 }
 
+var fsckBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // verifyObject re-hashes one stored object and parses it strictly.
 func (r *Repo) verifyObject(ctx context.Context, n object.ObjectName) error {
 	switch n.Type {
@@ -208,7 +210,10 @@ func (r *Repo) verifyObject(ctx context.Context, n object.ObjectName) error {
 			return &corruptError{n, err}
 		}
 		ch := object.NewContentHasher(&h)
-		if _, err := io.Copy(ch, rc); err != nil {
+		bp := fsckBufPool.Get().(*[]byte)
+		_, err = io.CopyBuffer(ch, rc, *bp)
+		fsckBufPool.Put(bp)
+		if err != nil {
 			return &corruptError{n, err}
 		}
 		if got := ch.Sum(); got != n.Checksum {

@@ -2,7 +2,6 @@ package object
 
 import (
 	"bufio"
-	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,11 +34,11 @@ func WriteFilez(w io.Writer, h *FileHeader, content io.Reader, level int) error 
 	if h.IsSymlink() {
 		return nil
 	}
-	zw, err := getFlateWriter(w, level)
+	zw, err := getDeflater(w, level)
 	if err != nil {
 		return err
 	}
-	defer putFlateWriter(zw, level)
+	defer putDeflater(zw, level)
 	var n int64
 	if content != nil {
 		bp := copyBufPool.Get().(*[]byte)
@@ -55,27 +54,13 @@ func WriteFilez(w io.Writer, h *FileHeader, content io.Reader, level int) error 
 	return zw.Close()
 }
 
-// flate writers are large (over half a megabyte of tables); reuse them.
-var flatePools [10]sync.Pool
+// deflater is a raw-deflate writer (zlib through cgo, else compress/flate);
+// Close ends the stream without closing the underlying writer.
+type deflater interface {
+	io.WriteCloser
+}
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
-
-func getFlateWriter(w io.Writer, level int) (*flate.Writer, error) {
-	if level >= 0 && level < len(flatePools) {
-		if zw, ok := flatePools[level].Get().(*flate.Writer); ok {
-			zw.Reset(w)
-			return zw, nil
-		}
-	}
-	return flate.NewWriter(w, level)
-}
-
-func putFlateWriter(zw *flate.Writer, level int) {
-	if level >= 0 && level < len(flatePools) {
-		zw.Reset(io.Discard)
-		flatePools[level].Put(zw)
-	}
-}
 
 // ReadLengthPrefixed reads the BE u32 length, the 4 padding bytes and the
 // header bytes that start a .filez (and ostree's content streams).
@@ -107,7 +92,7 @@ func ReadLengthPrefixed(r io.Reader) ([]byte, error) {
 // ErrInvalid if the data is not exactly h.Size bytes of valid deflate
 // followed by end of stream.
 func ReadFilez(r io.Reader) (FileHeader, io.ReadCloser, error) {
-	br, ok := r.(flate.Reader)
+	br, ok := r.(*bufio.Reader)
 	var pooled *bufio.Reader
 	if !ok {
 		pooled = bufReaderPool.Get().(*bufio.Reader)
@@ -125,22 +110,19 @@ func ReadFilez(r io.Reader) (FileHeader, io.ReadCloser, error) {
 	if h.IsSymlink() {
 		return h, &exactReader{r: br, left: 0, symlink: true, pooled: pooled}, nil
 	}
-	var zr io.ReadCloser
-	if p, ok := inflaterPool.Get().(io.ReadCloser); ok {
-		p.(flate.Resetter).Reset(br, nil)
-		zr = p
-	} else {
-		zr = flate.NewReader(br)
+	zr, err := getInflater(br)
+	if err != nil {
+		if pooled != nil {
+			bufReaderPool.Put(pooled)
+		}
+		return h, nil, err
 	}
 	return h, &exactReader{r: zr, zr: zr, src: br, left: h.Size, pooled: pooled}, nil
 }
 
 // Inflaters and buffered readers are reused across objects (fsck and
 // checkout read thousands).
-var (
-	inflaterPool  sync.Pool
-	bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
-)
+var bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // exactReader yields exactly left bytes and then checks the stream ends.
 type exactReader struct {
@@ -217,8 +199,7 @@ func (e *exactReader) Close() error {
 	}
 	e.closed = true
 	if e.zr != nil {
-		e.zr.Close()
-		inflaterPool.Put(e.zr)
+		putInflater(e.zr)
 		e.zr, e.r = nil, nil
 	}
 	if e.pooled != nil {
