@@ -634,6 +634,31 @@ func docpDo(op docpOp, bus func() dbus.BusObject) docpResult {
 		c.Store(&files)
 		again := bus().Call(docpFT+".RetrieveFiles", 0, key, map[string]dbus.Variant{})
 		r.Out = key + "\n" + strings.Join(files, " ") + "\n" + docpErrName(again.Err)
+	case "choose":
+		// FileChooser.OpenFile through the frontend: subscribe to the
+		// Response of the expected request, call, wait.
+		bus()
+		sender := strings.ReplaceAll(strings.TrimPrefix(docpHelperConn.Names()[0], ":"), ".", "_")
+		handle := dbus.ObjectPath("/org/freedesktop/portal/desktop/request/" + sender + "/docp")
+		docpHelperConn.AddMatchSignal(dbus.WithMatchObjectPath(handle), dbus.WithMatchInterface("org.freedesktop.portal.Request"))
+		ch := make(chan *dbus.Signal, 4)
+		docpHelperConn.Signal(ch)
+		desk := docpHelperConn.Object("org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop")
+		c := desk.Call("org.freedesktop.portal.FileChooser.OpenFile", 0, "", "Pick", map[string]dbus.Variant{"handle_token": dbus.MakeVariant("docp")})
+		if c.Err != nil {
+			r.Err = docpErrName(c.Err)
+			break
+		}
+		select {
+		case sg := <-ch:
+			if len(sg.Body) == 2 {
+				res, _ := sg.Body[1].(map[string]dbus.Variant)
+				uris, _ := res["uris"].Value().([]string)
+				r.Out = fmt.Sprint(sg.Body[0]) + " " + strings.Join(uris, " ")
+			}
+		case <-time.After(10 * time.Second):
+			r.Err = "no Response"
+		}
 	case "ft-stop":
 		r.Err = docpErrName(bus().Call(docpFT+".StopTransfer", 0, op.ID).Err)
 	case "hostpaths":
@@ -665,7 +690,7 @@ func docpDo(op docpOp, bus func() dbus.BusObject) docpResult {
 // /etc, /tmp (the bus socket, the runtime dir and this test binary), and
 // the app's view of the document portal bind-mounted at
 // /run/flatpak/doc, as Flatpak does.
-func (e *docpEnv) docpSandbox(t testing.TB, app string) []string {
+func (e *docpEnv) docpSandbox(t testing.TB, app string, extra ...string) []string {
 	t.Helper()
 	testenv.RequireCommand(t, "bwrap")
 	if !e.u.IsRoot() {
@@ -681,7 +706,8 @@ func (e *docpEnv) docpSandbox(t testing.TB, app string) []string {
 		"--bind", "/tmp", "/tmp", "--proc", "/proc", "--dev", "/dev",
 		"--ro-bind", info, "/.flatpak-info",
 		"--bind", filepath.Join(e.mount, "by-app", app), "/run/flatpak/doc",
-		"--unshare-pid", "--die-with-parent", "--"}
+		"--unshare-pid", "--die-with-parent"}
+	args = append(append(args, extra...), "--")
 	if e.runtime != "" && !strings.HasPrefix(e.runtime, "/tmp/") {
 		t.Fatalf("runtime dir %s outside /tmp", e.runtime)
 	}
