@@ -58,6 +58,7 @@ func docpBuild(t testing.TB, name string) string {
 	if p, ok := docpBuilt[name]; ok {
 		return p
 	}
+	docpCleanOld()
 	dir, err := os.MkdirTemp("", "porthole-docp-bin-")
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +96,19 @@ var (
 		return p, os.WriteFile(p, data, 0o755)
 	})
 )
+
+// docpCleanOld removes builds and test binary copies of earlier runs (the
+// package has no TestMain) once they are a few hours old.
+func docpCleanOld() {
+	for _, pat := range []string{"porthole-docp-bin-*", "porthole-docp-self-*"} {
+		old, _ := filepath.Glob(filepath.Join(os.TempDir(), pat))
+		for _, d := range old {
+			if fi, err := os.Stat(d); err == nil && time.Since(fi.ModTime()) > 3*time.Hour {
+				os.RemoveAll(d)
+			}
+		}
+	}
+}
 
 // docpEnv is one user's session: bus, runtime dir, data dir, a permission
 // store and a document portal.
