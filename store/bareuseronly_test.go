@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,12 +75,15 @@ func TestBareUserOnlyRefusesModes(t *testing.T) {
 	if len(res.Corrupt)+len(res.Missing) != 0 {
 		t.Errorf("fsck: %+v", res)
 	}
-	ents, _ := os.ReadDir(filepath.Join(repo.Path(), "tmp"))
-	for _, e := range ents {
-		sub, _ := os.ReadDir(filepath.Join(repo.Path(), "tmp", e.Name()))
-		if strings.HasPrefix(e.Name(), "staging-") && len(sub) != 0 {
-			t.Errorf("staging %s left with %d files", e.Name(), len(sub))
+	staged := 0
+	filepath.WalkDir(filepath.Join(repo.Path(), "tmp"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(p, "/staging-") {
+			staged++
 		}
+		return nil
+	})
+	if staged != 0 {
+		t.Errorf("%d files left in staging", staged)
 	}
 }
 

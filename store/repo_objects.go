@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -52,18 +50,27 @@ func (r *Repo) objectPath(n object.ObjectName) string {
 
 // HasObject reports whether the object is stored (or staged by this Repo).
 func (r *Repo) HasObject(ctx context.Context, n object.ObjectName) (bool, error) {
-	_, err := os.Lstat(r.objectPath(n))
+	lp := r.loosePath(n)
+	r.stMu.Lock()
+	p, staged := r.pending[lp]
+	r.stMu.Unlock()
+	loose := filepath.Join(r.objectsDir(), lp)
+	if !staged {
+		p = loose
+	}
+	var st unix.Stat_t
+	err := unix.Lstat(p, &st)
 	if err == nil {
 		return true, nil
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		// It may have been flushed between lookup and stat.
-		if _, err2 := os.Lstat(filepath.Join(r.objectsDir(), r.loosePath(n))); err2 == nil {
+	if errors.Is(err, unix.ENOENT) {
+		// A staged object may have been flushed between lookup and stat.
+		if staged && unix.Lstat(loose, &st) == nil {
 			return true, nil
 		}
 		return false, nil
 	}
-	return false, err
+	return false, &pathError{op: "lstat", path: p, err: err}
 }
 
 // openObject opens an object file with O_NOFOLLOW (symlink objects need
@@ -161,41 +168,37 @@ func (r *Repo) WriteMetadata(ctx context.Context, t object.ObjectType, data []by
 
 // stageFile creates a new file in the staging directory.
 func (r *Repo) stageFile(ctx context.Context) (*rawFile, error) {
-	dir, err := r.stagingDir(ctx)
+	path, err := r.stagePath(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return openRaw(filepath.Join(dir, randName()), unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
+	return openRaw(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
 }
 
-func randName() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// stagingDir returns the Repo's staging directory (see staging.go),
-// taking the shared repository lock first (held until Flush) so prune
-// waits for the objects to be in place.
-func (r *Repo) stagingDir(ctx context.Context) (string, error) {
+// stagePath returns a fresh path in the Repo's staging directory (see
+// staging.go), taking the shared repository lock first (held until Flush)
+// so prune waits for the objects to be in place.
+func (r *Repo) stagePath(ctx context.Context) (string, error) {
 	r.stMu.Lock()
-	defer r.stMu.Unlock()
 	if r.stUnlock == nil {
 		unlock, err := r.Lock(ctx, false)
 		if err != nil {
+			r.stMu.Unlock()
 			return "", err
 		}
 		r.stUnlock = unlock
 	}
-	if r.staging != nil {
-		return r.staging.path, nil
+	if r.staging == nil {
+		h, err := newStagingDir(r.dir)
+		if err != nil {
+			r.stMu.Unlock()
+			return "", err
+		}
+		r.staging = h
 	}
-	h, err := newStagingDir(r.dir)
-	if err != nil {
-		return "", err
-	}
-	r.staging = h
-	return h.path, nil
+	h := r.staging
+	r.stMu.Unlock()
+	return h.newPath()
 }
 
 // addPending records a verified staged file as the object name.
@@ -362,11 +365,10 @@ func (r *Repo) WriteCommitMeta(ctx context.Context, commit object.Checksum, data
 // stagedContent writes one content object in the repo's mode to a staged
 // file and returns its checksum; it never publishes it.
 func (r *Repo) stageContent(ctx context.Context, h *object.FileHeader, content io.Reader) (path string, sum object.Checksum, err error) {
-	dir, err := r.stagingDir(ctx)
+	path, err = r.stagePath(ctx)
 	if err != nil {
 		return "", sum, err
 	}
-	path = filepath.Join(dir, randName())
 	defer func() {
 		if err != nil {
 			os.Remove(path)

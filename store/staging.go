@@ -1,10 +1,15 @@
 package store
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,6 +23,30 @@ import (
 type stagingDirHandle struct {
 	path string
 	fd   int
+	// Staged files are spread over up to 256 subdirectories (named by the
+	// first byte of their random name, made on first use), as ostree
+	// does: concurrent writers creating files in a single directory
+	// contend on its lock.
+	subMu sync.Mutex
+	subs  [256]bool
+}
+
+// newPath returns a fresh path for a staged file, making its
+// subdirectory if needed.
+func (h *stagingDirHandle) newPath() (string, error) {
+	var b [12]byte
+	rand.Read(b[:])
+	name := hex.EncodeToString(b[:])
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	sub := filepath.Join(h.path, name[:2])
+	if !h.subs[b[0]] {
+		if err := os.Mkdir(sub, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("cannot create staging directory: %w", err)
+		}
+		h.subs[b[0]] = true
+	}
+	return filepath.Join(sub, name[2:]), nil
 }
 
 // newStagingDir creates and locks a staging directory. It is made under a

@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -87,8 +88,12 @@ func storeStagedFiles(repo string) int {
 	dirs, _ := filepath.Glob(filepath.Join(repo, "tmp", "staging-*"))
 	n := 0
 	for _, d := range dirs {
-		ents, _ := os.ReadDir(d)
-		n += len(ents)
+		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				n++
+			}
+			return nil
+		})
 	}
 	return n
 }
