@@ -23,7 +23,7 @@ fresh() { mktemp -u "$WORK/r.XXXXXX"; }
 # commit STAGE MODE TREE [EXTRA…]: each run commits TREE into a fresh repo.
 bench_commit() {
 	local stage=$1 mode=$2 tree=$3; shift 3
-	local i r
+	local i r done=()
 	for i in $(seq 0 "$RUNS"); do
 		for tool in porthole ostree; do
 			r=$(fresh)
@@ -35,11 +35,14 @@ bench_commit() {
 				time_cmd "$stage.$tool" ostree --repo="$r" commit -b bench --no-xattrs --owner-uid=0 --owner-gid=0 --timestamp=2020-01-01T00:00:00Z "$@" --tree=dir="$tree"
 			fi
 			[ "$i" = 0 ] && : >"$WORK/$stage.$tool.times" # warm-up run not counted
-			rm -rf "$r" &
+			done+=("$r")
 		done
 	done
-	wait
 	report "$stage" "$stage.porthole" "$stage.ostree"
+	# Delete only when the stage ends: writing while (or right after) a
+	# large tree is removed is 2-4x slower and would skew whichever tool
+	# runs next (BENCHMARKING.md).
+	rm -rf "${done[@]}"; sync
 }
 
 bench_commit "commit minbase archive" archive "$MIN"
