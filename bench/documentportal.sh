@@ -3,7 +3,10 @@
 # document of porthole-document-portal, and through bindfs (a plain
 # passthrough FUSE mount), interleaved, medians and ratios
 # (bench/documentportal/main.go). Needs dbus-run-session, bindfs, FUSE.
-# PORTHOLE_BIN: directory of the built binaries (make bench sets it).
+# PORTHOLE_BIN: directory of the built binaries (make bench sets it);
+# DOCBENCH: a prebuilt bench/documentportal (to run as a user without Go).
+# Run as root, reads and writes use FUSE passthrough; as another user,
+# the portal serves them (1 MiB requests).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PORTHOLE_BIN:-$top/build/bin}
@@ -18,7 +21,7 @@ WORK=$(mktemp -d /tmp/porthole-docbench.XXXXXX)
 trap 'fusermount3 -u -z "$WORK/bindfs" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/rt" "$WORK/data" "$WORK/files" "$WORK/bindfs"
 chmod 700 "$WORK/rt"
-(cd "$top" && go build -o "$WORK/docbench" ./bench/documentportal)
+if [ -n "${DOCBENCH:-}" ]; then cp "$DOCBENCH" "$WORK/docbench"; else (cd "$top" && go build -o "$WORK/docbench" ./bench/documentportal); fi
 export WORK RUNS SIZE_MIB
 # bench_portal LABEL PORTAL STORE: one private session with that portal.
 bench_portal() {
@@ -30,7 +33,7 @@ bench_portal() {
 		i=0; until busctl --user status org.freedesktop.impl.portal.PermissionStore >/dev/null 2>&1 || [ $i -gt 100 ]; do sleep 0.05; i=$((i+1)); done
 		"$PORTAL" & portal=$!
 		i=0; until [ -d "$XDG_RUNTIME_DIR/doc/by-app" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i+1)); done
-		bindfs "$WORK/files" "$WORK/bindfs"
+		bindfs --no-allow-other "$WORK/files" "$WORK/bindfs"
 		"$WORK/docbench" -file "$WORK/files/data.bin" -bindfs "$WORK/bindfs" -runs "$RUNS" -size "$SIZE_MIB"; st=$?
 		fusermount3 -u "$WORK/bindfs"
 		kill -HUP $portal; wait $portal || st=1
