@@ -54,6 +54,9 @@ app=$work/build-demo
 rm -rf "$app"
 run "$porthole" build-init "$app" org.porthole.Demo org.porthole.Sdk org.porthole.Platform 12
 cp -a "$top/data/demo-app/files/." "$app/files/"
+if [ -d "$top/data/demo-app/portal-client" ]; then
+	(cd "$top" && run env CGO_ENABLED=0 go build -trimpath -o "$app/files/bin/portal-client" ./data/demo-app/portal-client)
+fi
 mapfile -t finish <"$top/data/demo-app/finish-args"
 run "$porthole" build-finish "$app" "${finish[@]}"
 run "$porthole" build-export --no-update-summary "${sign[@]}" "$work/repo" "$app" stable
