@@ -268,34 +268,6 @@ func (e *docpEnv) file(t testing.TB, name, content string) string {
 	return p
 }
 
-// add exports path (host caller) with AddFull and returns the id.
-func (e *docpEnv) add(t testing.TB, path string, flags uint32, app string, perms ...string) string {
-	t.Helper()
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	var ids []string
-	var extra map[string]dbus.Variant
-	if perms == nil {
-		perms = []string{}
-	}
-	if err := e.obj().Call(docpIface+".AddFull", 0, []dbus.UnixFD{dbus.UnixFD(fd)}, flags, app, perms).Store(&ids, &extra); err != nil {
-		t.Fatalf("AddFull(%s): %v", path, err)
-	}
-	return ids[0]
-}
-
-func (e *docpEnv) call(t testing.TB, method string, args ...any) *dbus.Call {
-	t.Helper()
-	c := e.obj().Call(docpIface+"."+method, 0, args...)
-	if c.Err != nil {
-		t.Fatalf("%s%v: %v", method, args, c.Err)
-	}
-	return c
-}
-
 // docpErrName is the D-Bus error name of err ("" for nil).
 func docpErrName(err error) string {
 	var de dbus.Error
