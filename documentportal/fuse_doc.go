@@ -52,8 +52,11 @@ func (n *docNode) attr(out *fuse.Attr) {
 	n.dom.fs.virtualAttr(out, n.ino(), perm)
 }
 
+// Getattr: the attributes may be cached like those of the other virtual
+// directories; permission changes invalidate them (FS.invalidate).
 func (n *docNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.attr(&out.Attr)
+	out.SetTimeout(virtualTimeout)
 	return 0
 }
 

@@ -110,7 +110,6 @@ func lookupDoc(ctx context.Context, parent *fs.Inode, f *FS, id, app string, out
 	n := &docNode{dom: d}
 	n.attr(&out.Attr)
 	virtualEntry(out)
-	out.SetAttrTimeout(0)
 	return parent.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: n.ino()}), 0
 }
 
