@@ -17,7 +17,9 @@ cleanup() {
 		wait "$bus_pid" 2>/dev/null
 	fi
 	for _ in $(seq 50); do
-		grep -q " $work/" /proc/self/mounts || break
+		alive=""
+		for p in ${svc_pids:-}; do kill -0 "$p" 2>/dev/null && alive=yes; done
+		[ -z "$alive" ] && ! grep -q " $work/" /proc/self/mounts && break
 		sleep 0.1
 	done
 	grep " $work/" /proc/self/mounts | awk '{print $2}' | while read -r m; do
@@ -145,12 +147,14 @@ mkdir -m 0755 "$work/files"
 echo "Hello, sandbox: this file was handed to you through the document portal." >"$work/files/letter.txt"
 echo "top secret, for the host only" >"$work/files/secret.txt"
 echo "for another app" >"$work/files/other.txt"
-doc=$("$client" host-export "$work/files/letter.txt" org.porthole.Demo read)
-other=$("$client" host-export "$work/files/other.txt" org.example.Other read)
+portal_ok=yes
+doc=$("$client" host-export "$work/files/letter.txt" org.porthole.Demo read) || { portal_ok=no; doc=none; }
+other=$("$client" host-export "$work/files/other.txt" org.example.Other read) || { portal_ok=no; other=none; }
 echo "letter.txt -> document $doc (granted to org.porthole.Demo)"
 echo "other.txt  -> document $other (granted to org.example.Other)"
 echo "secret.txt -> not exported"
-"$client" host-info "$doc"
+"$client" host-info "$doc" || portal_ok=no
+"$client" host-info "$other" || portal_ok=no
 if mountpoint -q "$XDG_RUNTIME_DIR/doc"; then
 	echo "FUSE: $XDG_RUNTIME_DIR/doc is mounted; ls: $(ls "$XDG_RUNTIME_DIR/doc" | tr '\n' ' ')"
 else
@@ -158,11 +162,14 @@ else
 fi
 
 step "Run the app in the sandbox; it calls portals through the filtering D-Bus proxy"
-portal_ok=yes
 run porthole run --user org.porthole.Demo app "/run/flatpak/doc/$doc/letter.txt" \
 	"/run/flatpak/doc/$other" "$work/files/secret.txt" || portal_ok=no
 
 step "Who the portal saw: the app id it read from /proc/PID/root/.flatpak-info"
+echo "GetHostPaths above answered the sandboxed app only for $doc (granted to org.porthole.Demo),"
+echo "not for $other (granted to org.example.Other): the Documents portal identified the caller"
+echo "as org.porthole.Demo from its sandbox's /.flatpak-info."
+echo
 echo "The same NetworkMonitor calls with the network unshared: the portal reads the app's"
 echo "[Context] from the sandbox's .flatpak-info, so it must refuse them now."
 if porthole run --user --unshare=network org.porthole.Demo net; then
@@ -181,7 +188,7 @@ printf '%s' "$names"
 
 step "Done"
 if [ "$portal_ok" != yes ]; then
-	echo "some portal steps failed; services log:" >&2
+	echo "demo: some portal steps FAILED (see above); services log:" >&2
 	cat "$work/services.log" >&2
 	exit 1
 fi

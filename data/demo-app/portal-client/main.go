@@ -113,6 +113,24 @@ func app(conn *dbus.Conn, args []string) int {
 			fmt.Printf("  cat %s: %s\n", args[0], strings.TrimSpace(string(data)))
 		}
 	}
+	// GetHostPaths answers a sandboxed caller only for documents granted
+	// to its app, so its answer shows which app the portal took us for.
+	var ids []string
+	for _, p := range args {
+		if rest, ok := strings.CutPrefix(p, "/run/flatpak/doc/"); ok {
+			ids = append(ids, strings.SplitN(rest, "/", 2)[0])
+		}
+	}
+	var hostPaths map[string][]byte
+	if err := conn.Object(docsName, docsPath).Call(docsName+".GetHostPaths", 0, ids).Store(&hostPaths); err != nil {
+		fail("GetHostPaths", err)
+	} else {
+		fmt.Printf("  GetHostPaths(%s) answers for: ", strings.Join(ids, ", "))
+		for _, id := range sortedKeys(hostPaths) {
+			fmt.Printf("%s=%s ", id, strings.TrimRight(string(hostPaths[id]), "\x00"))
+		}
+		fmt.Println()
+	}
 	for _, p := range args[min(1, len(args)):] {
 		if _, err := os.Stat(p); err == nil {
 			fail("hidden file", fmt.Errorf("%s is visible in the sandbox", p))
