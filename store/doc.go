@@ -33,9 +33,10 @@
 // # Durability and concurrency
 //
 // Objects are staged in the writer's own tmp/staging-* directory (held
-// with an flock), verified, then made durable with one syncfs and renamed
-// into objects/XX/ by Flush (which SetRef and Close call; [core]
-// fsync=false skips the syncfs, as in ostree). A ref is written (temp file,
+// with an flock; files spread over subdirectories), verified, then made
+// durable with one syncfs and renamed into objects/XX/ by Flush (which
+// SetRef and Close call; [core] fsync=false skips the syncfs, as in
+// ostree). A ref is written (temp file,
 // fsync, rename) only after the objects it needs are in place, so a crash
 // at any point, kill -9 included, leaves a repository that passes fsck; the
 // dead writer's staging directory is removed by the next Flush or prune.

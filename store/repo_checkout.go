@@ -131,10 +131,7 @@ func Checkout(ctx context.Context, repo *Repo, refspec, dest string, opts Checko
 		}
 		defer unix.Close(co.objfd)
 	}
-	if err := co.mkdirs(ctx, "", tree, meta, 0); err != nil {
-		return err
-	}
-	if err := co.writeFiles(ctx); err != nil {
+	if err := co.run(ctx, tree, meta); err != nil {
 		return err
 	}
 	// Directory metadata last, deepest first, so read-only directories do
@@ -179,8 +176,9 @@ type checkouter struct {
 	hardlink bool
 	objfd    int // objects/, for linkat with short relative paths
 	dirs     []coDir
-	jobs     []coFiles
-	total    int64
+	jobs     chan coFiles
+	metas    map[object.Checksum]object.DirMeta // dirmeta objects read so far
+	total    atomic.Int64
 	done     atomic.Int64
 }
 
@@ -229,14 +227,23 @@ func (co *checkouter) mkdirs(ctx context.Context, rel string, tree, meta object.
 	if err != nil {
 		return err
 	}
-	m, err := co.repo.readDirMeta(ctx, meta)
-	if err != nil {
-		return err
+	m, ok := co.metas[meta]
+	if !ok {
+		if m, err = co.repo.readDirMeta(ctx, meta); err != nil {
+			return err
+		}
+		co.metas[meta] = m
 	}
 	co.dirs = append(co.dirs, coDir{rel: rel, meta: m, depth: depth})
+	// The directory exists now (made by the parent level): its files can
+	// be written while the walk goes on.
 	for i := 0; i < len(t.Files); i += 256 {
-		co.jobs = append(co.jobs, coFiles{rel: rel, files: t.Files[i:min(i+256, len(t.Files))]})
-		co.total += int64(min(256, len(t.Files)-i))
+		co.total.Add(int64(min(256, len(t.Files)-i)))
+		select {
+		case co.jobs <- coFiles{rel: rel, files: t.Files[i:min(i+256, len(t.Files))]}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if len(t.Dirs) == 0 {
 		return nil
@@ -267,33 +274,39 @@ func (co *checkouter) mkdirs(ctx context.Context, rel string, tree, meta object.
 	return nil
 }
 
-func (co *checkouter) writeFiles(ctx context.Context) error {
+// run walks the tree, making directories and handing each directory's
+// files to parallel workers as soon as the directory exists.
+func (co *checkouter) run(ctx context.Context, tree, meta object.Checksum) error {
 	n := co.opts.Jobs
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0) * 2
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var next atomic.Int64
+	co.jobs = make(chan coFiles, 64)
+	co.metas = map[object.Checksum]object.DirMeta{}
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
+	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(co.jobs) {
-					return
+			for job := range co.jobs {
+				if ctx.Err() != nil {
+					continue // drain
 				}
-				if err := co.writeJob(ctx, co.jobs[i]); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-					return
+				if err := co.writeJob(ctx, job); err != nil {
+					fail(err)
 				}
 			}
 		}()
 	}
+	if err := co.mkdirs(ctx, "", tree, meta, 0); err != nil {
+		fail(err)
+	}
+	close(co.jobs)
 	wg.Wait()
 	if firstErr != nil {
 		return firstErr
@@ -313,7 +326,7 @@ func (co *checkouter) writeJob(ctx context.Context, job coFiles) error {
 		}
 		d := co.done.Add(1)
 		if co.opts.Progress != nil {
-			co.opts.Progress(d, co.total)
+			co.opts.Progress(d, co.total.Load())
 		}
 	}
 	return nil

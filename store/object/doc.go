@@ -15,6 +15,8 @@
 //     followed by the file bytes.
 //   - .filez: the archive repo encoding of a content object: a header that
 //     also carries the size, followed by raw deflate of the content.
+//     Built with cgo, raw deflate goes through the system zlib (the bytes
+//     then equal ostree's at the same level); without cgo, compress/flate.
 //   - BE fields: ostree byte-swaps uid/gid/mode, commit timestamps and the
 //     archive size to big-endian before serialising; GVariant framing is LE.
 //
