@@ -22,7 +22,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 
 # Debian packages the build and the tests use.
 DEB_PACKAGES := \
-	build-essential pkg-config libseccomp-dev libgtk-3-dev \
+	build-essential pkg-config libseccomp-dev zlib1g-dev libgtk-3-dev \
 	ostree gir1.2-ostree-1.0 flatpak gnupg \
 	dbus dbus-daemon libglib2.0-bin python3 python3-gi gir1.2-glib-2.0 \
 	xdg-dbus-proxy bubblewrap fuse3 bindfs attr util-linux iproute2 \
