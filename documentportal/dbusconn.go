@@ -46,10 +46,14 @@ func connectBus(address string, claims *fdClaims) (*dbus.Conn, error) {
 		bus.Close()
 		return nil, fmt.Errorf("connecting to the bus: %w", err)
 	}
-	ours, err1 := net.FileConn(os.NewFile(uintptr(fds[0]), "relay"))
-	theirs, err2 := net.FileConn(os.NewFile(uintptr(fds[1]), "godbus"))
-	syscall.Close(fds[0])
-	syscall.Close(fds[1])
+	// net.FileConn dups; close the originals through their *os.File so
+	// no finalizer closes the same numbers again later, when they may
+	// already belong to a document's open file.
+	f0, f1 := os.NewFile(uintptr(fds[0]), "relay"), os.NewFile(uintptr(fds[1]), "godbus")
+	ours, err1 := net.FileConn(f0)
+	theirs, err2 := net.FileConn(f1)
+	f0.Close()
+	f1.Close()
 	if err1 != nil || err2 != nil {
 		bus.Close()
 		return nil, fmt.Errorf("connecting to the bus: %v %v", err1, err2)
