@@ -20,8 +20,10 @@ type command struct {
 
 // commands lists every verb. Add one line per verb, implemented in cmd_<verb>.go.
 var commands = map[string]command{
+	// Repository maintenance, with ostree's verbs below it.
 	"store": {"Maintain an OSTree-compatible repository (init, commit, checkout, pull, fsck, …)", runStore},
 
+	// The sandbox and its D-Bus proxy.
 	"dbus-proxy": {"Run a filtering D-Bus proxy (xdg-dbus-proxy compatible)", runDBusProxy},
 	"run":        {"Run an application in a sandbox", runRun},
 	"override":   {"Override permissions for an application", runOverride},
@@ -29,6 +31,7 @@ var commands = map[string]command{
 	"kill":       {"Stop a running application", runKill},
 	"enter":      {"Enter the namespace of a running application", runEnter},
 
+	// Publishing, remotes and installations.
 	"build-init":        {"Initialize a directory for building", runBuildInit},
 	"build":             {"Run a build command inside the build dir", runBuild},
 	"build-finish":      {"Finish a build directory for export", runBuildFinish},
