@@ -44,6 +44,20 @@ func Escape(s string, list bool) string {
 	return b.String()
 }
 
+// Unescape decodes a raw key file string value as g_key_file_get_string
+// does. On an invalid escape it returns GLib's decoding with the error.
+func Unescape(raw string) (string, error) {
+	s, _, err := unescape(raw, false)
+	return s, err
+}
+
+// UnescapeList decodes a raw ';'-separated list value as
+// g_key_file_get_string_list does, with the same error rule as Unescape.
+func UnescapeList(raw string) ([]string, error) {
+	_, l, err := unescape(raw, true)
+	return l, err
+}
+
 // unescape decodes a raw value. With list set it splits at unescaped
 // separators, dropping an empty last element (so "a;b;" is [a b]), and
 // accepts \; as an escape; otherwise \; is an error, as in GLib. On an

@@ -3,6 +3,8 @@ package permissions
 import (
 	"fmt"
 	"strings"
+
+	"github.com/porthole-dev/porthole/internal/keyfile"
 )
 
 // KeyFile is the subset of GKeyFile that Flatpak's override and metadata
@@ -118,8 +120,8 @@ func (kf *KeyFile) String(group, key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	s, _ := unescapeValue(raw, false)
-	return s[0], true
+	s, _ := keyfile.Unescape(raw)
+	return s, true
 }
 
 // StringList returns the ';'-separated list value of group/key.
@@ -132,20 +134,20 @@ func (kf *KeyFile) StringList(group, key string) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
-	l, _ := unescapeValue(raw, true)
+	l, _ := keyfile.UnescapeList(raw)
 	return l, true
 }
 
 // SetString sets group/key, escaping like g_key_file_set_string.
 func (kf *KeyFile) SetString(group, key, value string) {
-	kf.group(group, true).setRaw(key, escapeValue(value, false))
+	kf.group(group, true).setRaw(key, keyfile.Escape(value, false))
 }
 
 // SetStringList sets a list value like g_key_file_set_string_list.
 func (kf *KeyFile) SetStringList(group, key string, list []string) {
 	var b strings.Builder
 	for _, s := range list {
-		b.WriteString(escapeValue(s, true))
+		b.WriteString(keyfile.Escape(s, true))
 		b.WriteByte(';')
 	}
 	kf.group(group, true).setRaw(key, b.String())
@@ -193,90 +195,4 @@ func (kf *KeyFile) Bytes() []byte {
 		}
 	}
 	return []byte(b.String())
-}
-
-func escapeValue(s string, list bool) string {
-	var b strings.Builder
-	leading := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' && leading:
-			b.WriteString(`\s`)
-		case c == '\t' && leading:
-			b.WriteString(`\t`)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\\':
-			b.WriteString(`\\`)
-			leading = false
-		case c == ';' && list:
-			b.WriteString(`\;`)
-			leading = false
-		default:
-			b.WriteByte(c)
-			if c != ' ' && c != '\t' {
-				leading = false
-			}
-		}
-	}
-	return b.String()
-}
-
-// unescapeValue undoes GKeyFile escapes. With list set it splits on
-// unescaped ';' (a trailing empty piece is dropped, as GLib does).
-func unescapeValue(raw string, list bool) ([]string, error) {
-	var pieces []string
-	var b strings.Builder
-	var err error
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c == '\\' {
-			i++
-			if i >= len(raw) {
-				err = fmt.Errorf("%w: escape at end of line", ErrInvalid)
-				break
-			}
-			switch raw[i] {
-			case 's':
-				b.WriteByte(' ')
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-				b.WriteByte('\r')
-			case '\\':
-				b.WriteByte('\\')
-			case ';':
-				if list {
-					b.WriteByte(';')
-				} else {
-					b.WriteString(`\;`)
-				}
-			default:
-				b.WriteByte('\\')
-				b.WriteByte(raw[i])
-				if err == nil {
-					err = fmt.Errorf("%w: invalid escape \\%c", ErrInvalid, raw[i])
-				}
-			}
-			continue
-		}
-		if list && c == ';' {
-			pieces = append(pieces, b.String())
-			b.Reset()
-			continue
-		}
-		b.WriteByte(c)
-	}
-	if !list {
-		return []string{b.String()}, err
-	}
-	if b.Len() > 0 {
-		pieces = append(pieces, b.String())
-	}
-	return pieces, err
 }
