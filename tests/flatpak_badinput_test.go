@@ -38,6 +38,11 @@ func TestInstallRefusesBadRepos(t *testing.T) {
 		repo := filepath.Join(w.dir, "r-unsigned")
 		w.publishPT(repo, rt, app)
 		os.Remove(filepath.Join(repo, "summary.sig"))
+		os.Remove(filepath.Join(repo, "summary.idx.sig"))
+		sigs, _ := filepath.Glob(filepath.Join(repo, "summaries", "*.idx.sig"))
+		for _, p := range sigs {
+			os.Remove(p)
+		}
 		w.pt("remote-add", "--user", "--gpg-import="+w.pub, "unsigned", w.serve(repo))
 		w.ptFail("install", "--user", "-y", "unsigned", "org.test.Hello")
 	})

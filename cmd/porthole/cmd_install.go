@@ -235,7 +235,7 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 	if err != nil {
 		return err
 	}
-	_, refs, err := in.inst.FetchSummary(ctx, remote)
+	_, refs, err := in.inst.FetchSummary(ctx, remote, p.Arch)
 	if err != nil {
 		return err
 	}
@@ -286,20 +286,20 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 				return fmt.Errorf("the application %s requires the runtime %s which was not found", r.ID, d.Pref())
 			}
 		}
-		expect := ""
+		var dr installation.RemoteRef
 		if depRemote == remote {
-			expect = refs[d.String()].Metadata
+			dr = refs[d.String()]
 		}
-		if err := in.pull(ctx, depRemote, d, expect); err != nil {
+		if err := in.pull(ctx, depRemote, d, dr); err != nil {
 			return err
 		}
 	}
-	return in.pull(ctx, remote, r, md)
+	return in.pull(ctx, remote, r, refs[r.String()])
 }
 
 func (in *installer) findRemoteFor(ctx context.Context, r ref.Ref) string {
 	for _, rem := range in.inst.Remotes() {
-		if _, refs, err := in.inst.FetchSummary(ctx, rem.Name); err == nil {
+		if _, refs, err := in.inst.FetchSummary(ctx, rem.Name, r.Arch); err == nil {
 			if _, ok := refs[r.String()]; ok {
 				return rem.Name
 			}
@@ -308,12 +308,12 @@ func (in *installer) findRemoteFor(ctx context.Context, r ref.Ref) string {
 	return ""
 }
 
-func (in *installer) pull(ctx context.Context, remote string, r ref.Ref, expect string) error {
+func (in *installer) pull(ctx context.Context, remote string, r ref.Ref, rr installation.RemoteRef) error {
 	var bar *progress.Bar
 	if !in.quiet {
 		bar = progress.New(in.stderr, "Installing "+r.ID, progress.Options{})
 	}
-	_, err := in.inst.Install(ctx, remote, r, installation.InstallOptions{Progress: bar, ExpectMetadata: expect})
+	_, err := in.inst.Install(ctx, remote, r, installation.InstallOptions{Progress: bar, ExpectMetadata: rr.Metadata, Commit: rr.Commit})
 	bar.Done()
 	if errors.Is(err, installation.ErrAlreadyInstalled) {
 		return nil

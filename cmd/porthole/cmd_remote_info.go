@@ -32,7 +32,7 @@ func runRemoteInfo(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	_, refs, err := inst.FetchSummary(ctx, pos[0])
+	_, refs, err := inst.FetchSummary(ctx, pos[0], inf.archOrNative())
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -41,7 +41,11 @@ func runRemoteLs(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			if _, err := inst.Remote(rem); err != nil {
 				continue
 			}
-			_, refs, err := inst.FetchSummary(ctx, rem)
+			var arches []string
+			if !*all {
+				arches = []string{inf.archOrNative()}
+			}
+			_, refs, err := inst.FetchSummary(ctx, rem, arches...)
 			if err != nil {
 				return fail(stderr, err)
 			}

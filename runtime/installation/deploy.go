@@ -29,6 +29,9 @@ type InstallOptions struct {
 	// ExpectMetadata, when set, is the metadata the remote's summary
 	// (xa.cache) announced; a commit whose xa.metadata differs is refused.
 	ExpectMetadata string
+	// Commit is the commit the remote's summary names for the ref (as
+	// FetchSummary returned it); "" reads the summary first.
+	Commit string
 }
 
 // Install pulls r from remote and deploys it. Installing a ref that is
@@ -56,7 +59,33 @@ func (i *Installation) Update(ctx context.Context, r ref.Ref, o InstallOptions) 
 
 func (i *Installation) pullDeploy(ctx context.Context, remote string, r ref.Ref, o InstallOptions, action string) (*Deployment, error) {
 	i.cleanStaging(r)
-	res, err := pull.Pull(ctx, i.repo, remote, []string{r.String()}, pull.Options{Progress: o.Progress, Fetcher: o.Fetcher})
+	po := pull.Options{Progress: o.Progress, Fetcher: o.Fetcher}
+	if o.Commit == "" {
+		_, refs, err := i.fetchSummary(ctx, remote, o.Fetcher, []string{r.Arch})
+		switch {
+		case errors.Is(err, pull.ErrNotFound):
+			// No summary at all (verification off): pull reads refs/heads.
+		case err != nil:
+			return nil, err
+		default:
+			rr, ok := refs[r.String()]
+			if !ok {
+				return nil, fmt.Errorf("remote %q has no %s: %w", remote, r, pull.ErrNoRef)
+			}
+			o.Commit = rr.Commit
+			if o.ExpectMetadata == "" {
+				o.ExpectMetadata = rr.Metadata
+			}
+		}
+	}
+	if o.Commit != "" {
+		c, err := object.ParseChecksum(o.Commit)
+		if err != nil {
+			return nil, err
+		}
+		po.Commits = map[string]object.Checksum{r.String(): c}
+	}
+	res, err := pull.Pull(ctx, i.repo, remote, []string{r.String()}, po)
 	if err != nil {
 		return nil, err
 	}

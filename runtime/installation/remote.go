@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -162,53 +161,76 @@ type RemoteRef struct {
 	Metadata      string
 }
 
-// FetchSummary downloads the remote's summary, verifies its signature when
-// the remote asks for it, and returns it with the refs from xa.cache.
-func (i *Installation) FetchSummary(ctx context.Context, name string) (*summary.Summary, map[string]RemoteRef, error) {
-	rem, err := pull.LoadRemote(i.repo, name)
+// FetchSummary reads the refs a remote offers for arches (every arch when
+// none are given). Like Flatpak 1.14 it reads summary.idx (verified with
+// its signature when gpg-verify-summary is on) and the subsummaries of
+// those arches when the remote has an index, and the plain summary (+
+// summary.sig) otherwise. The Summary returned is the plain one, or the
+// merged subsummaries with the index's metadata.
+func (i *Installation) FetchSummary(ctx context.Context, name string, arches ...string) (*summary.Summary, map[string]RemoteRef, error) {
+	return i.fetchSummary(ctx, name, nil, arches)
+}
+
+func (i *Installation) fetchSummary(ctx context.Context, name string, f pull.Fetcher, arches []string) (*summary.Summary, map[string]RemoteRef, error) {
+	c, err := i.newSummaryClient(name, f)
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := pull.NewFetcher(rem.URL)
+	s, ok, err := c.fetchIndexed(ctx, arches)
 	if err != nil {
 		return nil, nil, err
 	}
-	get := func(p string) ([]byte, error) {
-		rc, err := f.Fetch(ctx, p)
+	if !ok {
+		if s, err = c.fetchPlain(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s, refsOf(s), nil
+}
+
+// fetchPlain downloads the plain summary and checks summary.sig.
+func (c *summaryClient) fetchPlain(ctx context.Context) (*summary.Summary, error) {
+	name := c.remote.Name
+	data, err := c.get(ctx, summary.FileName)
+	if err != nil {
+		return nil, fmt.Errorf("fetching summary of %s: %w", name, err)
+	}
+	if c.remote.GPGVerifySummary {
+		sig, err := c.get(ctx, summary.SigFileName)
+		if errors.Is(err, pull.ErrNotFound) {
+			return nil, fmt.Errorf("remote %q: GPG verification enabled, but no summary signatures found (use gpg-verify-summary=false in remote config to disable): %w", name, sign.ErrNoSignatures)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetching summary signature of %s: %w", name, err)
+		}
+		kr, err := c.keyring()
 		if err != nil {
 			return nil, err
 		}
-		defer rc.Close()
-		return io.ReadAll(rc)
-	}
-	data, err := get(summary.FileName)
-	if err != nil {
-		return nil, nil, fmt.Errorf("fetching summary of %s: %w", name, err)
-	}
-	if rem.GPGVerifySummary {
-		sig, err := get(summary.SigFileName)
-		if err != nil {
-			return nil, nil, fmt.Errorf("fetching summary signature of %s: %w", name, err)
-		}
-		kr, err := sign.RemoteKeyring(i.repo.Path(), name, sign.KeyringOptions{GPGKeyPath: rem.GPGKeyPath})
-		if err != nil {
-			return nil, nil, err
-		}
-		rs, err := summary.Verify(data, sig, kr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("verifying summary of %s: %w", name, err)
-		}
-		if err := sign.RequireValid(rs); err != nil {
-			return nil, nil, fmt.Errorf("verifying summary of %s: %w", name, err)
+		if _, err := summary.Verify(data, sig, kr); err != nil {
+			return nil, fmt.Errorf("verifying summary of %s: %w", name, err)
 		}
 	}
-	s, err := summary.Parse(data)
-	if err != nil {
-		return nil, nil, err
-	}
+	return summary.Parse(data)
+}
+
+// refsOf returns the refs of s with their sizes and metadata from each
+// ref's xa.data (subsummaries) or the summary's xa.cache.
+func refsOf(s *summary.Summary) map[string]RemoteRef {
 	refs := map[string]RemoteRef{}
 	for _, r := range s.Refs {
-		refs[r.Name] = RemoteRef{Name: r.Name, Commit: r.Checksum.String()}
+		rr := RemoteRef{Name: r.Name, Commit: r.Checksum.String()}
+		if v, ok := r.Lookup("xa.data"); ok {
+			for v.Type().String() == "v" {
+				v = v.Unbox()
+			}
+			if v.Type().String() == "(tts)" {
+				rr.InstalledSize = beUint64(v.Index(0).Uint64())
+				rr.DownloadSize = beUint64(v.Index(1).Uint64())
+				rr.Metadata = v.Index(2).Str()
+			}
+		}
+		refs[r.Name] = rr
 	}
 	if v, ok := s.Lookup("xa.cache"); ok {
 		for v.Type().String() == "v" {
@@ -230,5 +252,5 @@ func (i *Installation) FetchSummary(ctx context.Context, name string) (*summary.
 			}
 		}
 	}
-	return s, refs, nil
+	return refs
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -278,6 +279,9 @@ func writeIndex(ctx context.Context, dir string, main *summary.Summary, entries 
 				}
 				hist = append(hist, gvariant.Bytes(h))
 				keep[hex.EncodeToString(h)+".gz"] = true
+				if d, ok := writeSummaryDiff(sumDir, hex.EncodeToString(h), dhex, raw); ok {
+					keep[d] = true
+				}
 			}
 		}
 		idxElems = append(idxElems, gvariant.DictEntry(gvariant.String(a), gvariant.Tuple(
@@ -330,6 +334,64 @@ func writeIndex(ctx context.Context, dir string, main *summary.Summary, entries 
 		}
 	}
 	return nil
+}
+
+// writeSummaryDiff writes summaries/FROM-TO.delta (Flatpak's "xadf"
+// format: ops copy-old, skip-old, data) turning the subsummary FROM,
+// still present as FROM.gz, into new; it returns the file name.
+func writeSummaryDiff(sumDir, from, to string, new []byte) (string, bool) {
+	name := from + "-" + to + ".delta"
+	p := filepath.Join(sumDir, name)
+	if _, err := os.Stat(p); err == nil {
+		return name, true
+	}
+	gz, err := os.ReadFile(filepath.Join(sumDir, from+".gz"))
+	if err != nil {
+		return "", false
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return "", false
+	}
+	old, err := io.ReadAll(zr)
+	if err != nil {
+		return "", false
+	}
+	pre := 0
+	for pre < len(old) && pre < len(new) && old[pre] == new[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(old)-pre && suf < len(new)-pre && old[len(old)-1-suf] == new[len(new)-1-suf] {
+		suf++
+	}
+	const maxOp = 0x0fffffff
+	if len(old) > maxOp || len(new) > maxOp {
+		return "", false
+	}
+	var ops []uint32
+	add := func(kind uint32, n int) {
+		if n > 0 {
+			ops = append(ops, kind<<28|uint32(n))
+		}
+	}
+	add(0, pre)
+	add(1, len(old)-pre-suf)
+	add(2, len(new)-pre-suf)
+	add(0, suf)
+	var raw bytes.Buffer
+	raw.WriteString("xadf")
+	binary.Write(&raw, binary.LittleEndian, uint32(len(ops)))
+	binary.Write(&raw, binary.LittleEndian, ops)
+	raw.Write(new[pre : len(new)-suf])
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	if writeFile(p, buf.Bytes()) != nil {
+		return "", false
+	}
+	return name, true
 }
 
 type indexEntry struct {

@@ -58,6 +58,11 @@ type Options struct {
 	// fetched one by one (the seam for static deltas; nil means loose
 	// objects only).
 	Deltas DeltaPuller
+	// Commits are the commits of refs already read from a verified
+	// summary (Flatpak's summary index), as ostree's override-commit-ids:
+	// those refs are not looked up again, and when every ref is here the
+	// summary is not fetched.
+	Commits map[string]object.Checksum
 }
 
 // DeltaPuller fetches and applies a static delta for commit to, starting
@@ -122,9 +127,11 @@ func Pull(ctx context.Context, repo *store.Repo, remote string, refs []string, o
 			return nil, fmt.Errorf("loading keyring of remote %q: %w", remote, err)
 		}
 	}
-	sum, err := p.fetchSummary(ctx)
-	if err != nil {
-		return nil, err
+	var sum *summary.Summary
+	if !p.allResolved(refs) {
+		if sum, err = p.fetchSummary(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.checkRemoteConfig(ctx); err != nil {
 		return nil, err
@@ -324,6 +331,19 @@ func (p *puller) checkRemoteConfig(ctx context.Context) error {
 	return nil
 }
 
+// allResolved reports whether every ref has its commit in opts.Commits.
+func (p *puller) allResolved(refs []string) bool {
+	if len(refs) == 0 {
+		return false
+	}
+	for _, r := range refs {
+		if _, ok := p.opts.Commits[r]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *puller) resolve(ctx context.Context, s *summary.Summary, refs []string) ([]target, error) {
 	if len(refs) == 0 {
 		if !p.opts.Mirror || s == nil {
@@ -341,6 +361,10 @@ func (p *puller) resolve(ctx context.Context, s *summary.Summary, refs []string)
 		}
 		if err := object.ValidateRef(ref); err != nil {
 			return nil, err
+		}
+		if c, ok := p.opts.Commits[ref]; ok {
+			out = append(out, target{ref: ref, commit: c})
+			continue
 		}
 		if s != nil {
 			r, ok := s.Ref(ref)
