@@ -9,7 +9,8 @@ import (
 )
 
 // TestDocumentPortalPortholeRun checks the by-app view inside `porthole
-// run`: the launcher binds by-app/APPID at /run/flatpak/doc, so the app
+// run`: the launcher asks the portal on the session bus for its mount point
+// and binds by-app/APPID at /run/flatpak/doc, so the app
 // reads the document granted to it and cannot see one granted to another
 // app.
 func TestDocumentPortalPortholeRun(t *testing.T) {
@@ -28,7 +29,7 @@ func TestDocumentPortalPortholeRun(t *testing.T) {
 			t.Fatalf("AddFull = %+v", r)
 		}
 		home := testenv.SharedTempDir(t, u)
-		out, err := runAsEnv(t, u, home, f.inst, []string{"XDG_RUNTIME_DIR=" + e.runtime}, b.porthole,
+		out, err := runAsEnv(t, u, home, f.inst, []string{"XDG_RUNTIME_DIR=" + e.runtime, e.bus.Env()}, b.porthole,
 			"run", "--user", "org.test.Probe",
 			"file", "/run/flatpak/doc/"+x+"/mine.txt",
 			"visible", "/run/flatpak/doc/"+y, "/run/flatpak/doc/"+x)

@@ -122,7 +122,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	appPath := fs.String("app-path", "", "use PATH as the app's files instead of the installed ones")
 	usrPath := fs.String("usr-path", "", "use PATH as the runtime's files instead of the installed ones")
 	fileForwarding := fs.Bool("file-forwarding", false, "forward @@ … @@ file arguments")
-	for _, n := range []string{"no-session-bus", "session-bus", "no-a11y-bus", "a11y-bus", "log-session-bus", "log-system-bus", "log-a11y-bus", "no-documents-portal", "parent-expose-pids", "parent-share-pids"} {
+	noDocs := fs.Bool("no-documents-portal", false, "don't start or use the document portal")
+	for _, n := range []string{"no-session-bus", "session-bus", "no-a11y-bus", "a11y-bus", "log-session-bus", "log-system-bus", "log-a11y-bus", "parent-expose-pids", "parent-share-pids"} {
 		fs.Bool(n, false, "accepted for compatibility")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -137,8 +138,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	appID := fs.Arg(0)
 	appArgs := fs.Args()[1:]
-	if *fileForwarding {
-		appArgs = stripForwarding(appArgs)
+	// The document portal answers (or is activated) while the app is
+	// looked up.
+	var docs *runspec.SessionDocuments
+	if !*sandbox && !*noDocs {
+		docs = runspec.StartDocuments(ctx, os.Environ())
+		defer docs.Close()
 	}
 	userDir, systemDir := userInstallation(), systemInstallation()
 	insts := []string{userDir, systemDir}
@@ -150,7 +155,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// The app.
 	in := runspec.Input{AppID: appID, Devel: *devel, Sandbox: *sandbox, DieWithParent: *dieWithParent,
-		Command: *command, Args: appArgs, Cwd: *cwd, CommandLine: cli}
+		Command: *command, Args: appArgs, Cwd: *cwd, CommandLine: cli, FileForwarding: *fileForwarding}
+	if docs != nil {
+		in.Documents = docs
+	}
 	var appMeta []byte
 	var appInst string
 	if d, err := installed.Find(insts, installed.App, appID, *arch, *branch); err == nil {
@@ -241,12 +249,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	res, err := runspec.Build(ctx, in, host)
+	if docs != nil {
+		docs.Close()
+	}
 	if trace {
 		fmt.Fprintf(stderr, "trace: build %v\n", time.Since(t0))
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
+	}
+	for _, n := range res.Notices {
+		fmt.Fprintf(stderr, "porthole: %s\n", n)
 	}
 	if os.Getenv("PORTHOLE_DEBUG") != "" {
 		for _, w := range res.Warnings {
@@ -304,20 +318,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// stripForwarding drops the @@ and @@u markers of --file-forwarding. The
-// paths are passed unchanged: exporting them through the document portal
-// is not wired in yet.
-func stripForwarding(args []string) []string {
-	out := args[:0:0]
-	for _, a := range args {
-		if a == "@@" || a == "@@u" {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 func currentHost() (runspec.Host, error) {

@@ -199,6 +199,7 @@ func (b *builder) filesystems() {
 			if ex.covered(p) {
 				if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 					b.add(launcher.Mount{Type: launcher.Tmpfs, Dest: p})
+					b.exported(p, visHidden)
 				}
 			}
 			continue
@@ -209,13 +210,16 @@ func (b *builder) filesystems() {
 	if homeShared {
 		if exists(filepath.Join(home, ".var", "app")) {
 			b.add(launcher.Mount{Type: launcher.Tmpfs, Dest: filepath.Join(home, ".var", "app")})
+			b.exported(filepath.Join(home, ".var", "app"), visHidden)
 		}
 		if exists(filepath.Join(home, ".local", "share", "flatpak")) {
 			b.add(launcher.Mount{Type: launcher.Tmpfs, Dest: filepath.Join(home, ".local", "share", "flatpak")})
+			b.exported(filepath.Join(home, ".local", "share", "flatpak"), visHidden)
 		}
 	}
 	if !b.in.Sandbox {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: b.appDir, Dest: b.appDir})
+		b.exported(b.appDir, visReadWrite)
 	}
 	for _, s := range appDirSubs {
 		if exists(s.host) {
@@ -282,6 +286,13 @@ func (b *builder) filesystems() {
 	}
 }
 
+func visOf(m permissions.Mode) visKind {
+	if m == permissions.ModeReadOnly {
+		return visReadOnly
+	}
+	return visReadWrite
+}
+
 func bindType(m permissions.Mode) launcher.MountType {
 	if m == permissions.ModeReadOnly {
 		return launcher.ROBind
@@ -315,10 +326,13 @@ func (b *builder) exportPath(ex *exportSet, p string, m permissions.Mode) {
 			return
 		}
 		b.add(launcher.Mount{Type: bindType(m), Source: real, Dest: real})
+		b.exported(real, visOf(m))
 		if p != "/tmp" && p != "/var/tmp" && !ex.covered(p) {
 			b.add(launcher.Mount{Type: launcher.Symlink, Source: real, Dest: p})
+			b.exported(p, visSymlink)
 		}
 		return
 	}
 	b.add(launcher.Mount{Type: bindType(m), Source: p, Dest: p})
+	b.exported(p, visOf(m))
 }

@@ -48,6 +48,11 @@ type Input struct {
 	// LdCache runs ldconfig sandboxes; nil disables the generated
 	// ld.so.cache (LD_LIBRARY_PATH=/app/lib is used instead).
 	LdCache LdCacheRunner
+	// Documents is the document portal (nil: none): its per-app view
+	// is bound at /run/flatpak/doc, and with FileForwarding the files
+	// between @@ markers in Args are exported through it.
+	Documents      Documents
+	FileForwarding bool
 }
 
 // Host describes the calling user and machine.
@@ -70,6 +75,9 @@ type Result struct {
 	// Warnings are grants that were skipped (reserved or unexportable
 	// paths, missing sockets); Flatpak logs them and goes on.
 	Warnings []string
+	// Notices are messages Flatpak prints in any case (file forwarding
+	// without a document portal).
+	Notices []string
 }
 
 type builder struct {
@@ -86,12 +94,19 @@ type builder struct {
 	// socketEnv are set (or, with value "\x00", unset) after the
 	// context's environment.
 	socketEnv [][2]string
+	// vis is the export table: host paths visible at the same path.
+	vis   map[string]visKind
+	notes []string
 }
 
 func (b *builder) add(m ...launcher.Mount) { b.mounts = append(b.mounts, m...) }
 
 func (b *builder) warnf(format string, args ...any) {
 	b.warn = append(b.warn, fmt.Sprintf(format, args...))
+}
+
+func (b *builder) notef(format string, args ...any) {
+	b.notes = append(b.notes, fmt.Sprintf(format, args...))
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -217,12 +232,15 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	if !in.Sandbox {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: b.xdgRun, Dest: b.sboxRun})
 	}
-	// 16: the document portal's per-app view, when its FUSE file system is
-	// mounted (Flatpak asks GetMountPoint over D-Bus; a stat of the by-app
-	// directory gives the same answer without the round-trip).
-	if !in.Sandbox {
-		if doc := filepath.Join(host.RuntimeDir, "doc", "by-app", in.AppID); exists(doc) {
-			b.add(launcher.Mount{Type: launcher.Bind, Source: doc, Dest: "/run/flatpak/doc"})
+	// 16: the document portal's per-app view, from GetMountPoint (which
+	// D-Bus-activates the portal); the runtime-dir link doc points at it.
+	docMount := ""
+	if !in.Sandbox && in.Documents != nil {
+		if mp, err := in.Documents.MountPoint(ctx); err == nil {
+			docMount = mp
+			b.add(launcher.Mount{Type: launcher.Bind, Source: filepath.Join(mp, "by-app", in.AppID), Dest: "/run/flatpak/doc"})
+		} else {
+			b.warnf("not mounting /run/flatpak/doc: %v", err)
 		}
 	}
 	// 17: devices.
@@ -257,6 +275,11 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 
 	env := b.finalEnv(ldPath)
 	args := in.Args
+	if in.FileForwarding {
+		if args, err = b.forwardArgs(ctx, docMount, args); err != nil {
+			return nil, err
+		}
+	}
 	command := in.Command
 	if command == "" {
 		command = in.MetadataCommand
@@ -287,7 +310,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn}, nil
+	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn, Notices: b.notes}, nil
 }
 
 // newInstance creates $XDG_RUNTIME_DIR/.flatpak/IID with a random id.
