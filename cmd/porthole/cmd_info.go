@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/porthole-dev/porthole/internal/progress"
 	"github.com/porthole-dev/porthole/runtime/installation"
+	"github.com/porthole-dev/porthole/runtime/permissions"
 	"github.com/porthole-dev/porthole/runtime/ref"
 )
 
@@ -50,13 +52,11 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case *showMeta:
 			stdout.Write(d.MetadataBytes)
 		case *showPerms:
-			if d.Metadata != nil {
-				c, err := d.Metadata.Context()
-				if err != nil {
-					return fail(stderr, err)
-				}
-				stdout.Write(c.Bytes(false))
+			c, err := deployPermissions(ctx, inst, d)
+			if err != nil {
+				return fail(stderr, err)
 			}
+			stdout.Write(c.Bytes(true))
 		case *showRef:
 			fmt.Fprintln(stdout, d.Ref)
 		case *showCommit:
@@ -90,4 +90,44 @@ func printInfo(w io.Writer, inst *installation.Installation, d *installation.Dep
 		row("Date", d.Timestamp.UTC().Format("2006-01-02 15:04:05 -0700"))
 	}
 	row("Location", d.Dir)
+}
+
+// deployPermissions is the context `flatpak info --show-permissions`
+// shows: the metadata's, then the overrides: system ones only for a
+// system installation, the user's always (apps only for per-app ones).
+func deployPermissions(ctx context.Context, inst *installation.Installation, d *installation.Deployment) (*permissions.Context, error) {
+	l := permissions.Layers{App: permissions.New()}
+	if d.Metadata != nil {
+		c, err := d.Metadata.Context()
+		if err != nil {
+			return nil, err
+		}
+		l.App = c
+	}
+	app := ""
+	if d.Ref.Kind == ref.App {
+		app = d.Ref.ID
+	}
+	type layer struct {
+		dir, app string
+		dst      **permissions.Context
+	}
+	layers := []layer{{userInstallation(), "", &l.UserGlobal}}
+	if app != "" {
+		layers = append(layers, layer{userInstallation(), app, &l.UserApp})
+	}
+	if filepath.Clean(inst.Dir) != filepath.Clean(userInstallation()) {
+		layers = append(layers, layer{inst.Dir, "", &l.SystemGlobal})
+		if app != "" {
+			layers = append(layers, layer{inst.Dir, app, &l.SystemApp})
+		}
+	}
+	for _, o := range layers {
+		c, err := permissions.LoadOverride(ctx, permissions.OverridePath(o.dir, o.app))
+		if err != nil {
+			return nil, err
+		}
+		*o.dst = c
+	}
+	return permissions.Effective(l), nil
 }

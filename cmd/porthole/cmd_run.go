@@ -227,6 +227,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		dst **permissions.Context
 		app string
 	}{{systemDir, &layers.SystemGlobal, ""}, {systemDir, &layers.SystemApp, appID}, {userDir, &layers.UserGlobal, ""}, {userDir, &layers.UserApp, appID}} {
+		if o.dir == systemDir && appInst == userDir {
+			continue // as Flatpak: system overrides only for system apps
+		}
 		c, err := permissions.LoadOverride(ctx, permissions.OverridePath(o.dir, o.app))
 		if err != nil {
 			fmt.Fprintf(stderr, "error: %v\n", err)

@@ -1,0 +1,80 @@
+package tests
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/porthole-dev/porthole/internal/testenv"
+)
+
+// TestRunInfoShowPermissions installs the fixture app with porthole, adds
+// global and per-app overrides, and compares `porthole info
+// --show-permissions` (the metadata merged with the overrides, flattened)
+// with `flatpak info --show-permissions` reading the same installation.
+// As root it also checks a system installation, whose system overrides
+// count, and whose user overrides still do.
+func TestRunInfoShowPermissions(t *testing.T) {
+	b := needRunBins(t)
+	f := needRunFixture(t)
+	repo := filepath.Join(filepath.Dir(f.inst), "repo")
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		inst := testenv.SharedTempDir(t, u)
+		sys := filepath.Join(home, "no-system")
+		both := func(args ...string) (string, string) {
+			t.Helper()
+			env := []string{"FLATPAK_SYSTEM_DIR=" + sys}
+			ours, err := runAsEnv(t, u, home, inst, env, b.porthole, args...)
+			if err != nil {
+				t.Fatalf("porthole %v: %v\n%s", args, err, ours)
+			}
+			theirs, err := runAsEnv(t, u, home, inst, env, "flatpak", args...)
+			if err != nil {
+				t.Fatalf("flatpak %v: %v\n%s", args, err, theirs)
+			}
+			return ours, theirs
+		}
+		for _, args := range [][]string{
+			{"remote-add", "--user", "--no-gpg-verify", "test", "file://" + repo},
+			{"install", "--user", "-y", "test", "org.test.Probe"},
+			{"override", "--user", "--filesystem=home:ro", "--nofilesystem=host", "--talk-name=org.a.B", "--env=FOO=bar",
+				"--socket=x11", "--persist=.foo", "--system-talk-name=org.sys", "--unset-env=BAR", "--device=dri", "--unshare=ipc", "org.test.Probe"},
+			{"override", "--user", "--share=network", "--own-name=org.own", "--filesystem=xdg-download/sub:create", "--allow=devel"},
+		} {
+			if out, err := runAs(t, u, home, inst, b.porthole, args...); err != nil {
+				t.Fatalf("porthole %v: %v\n%s", args, err, out)
+			}
+		}
+		for _, args := range [][]string{
+			{"info", "--user", "--show-permissions", "org.test.Probe"},
+			{"info", "--user", "-M", "org.test.Platform"},
+			{"info", "--user", "--show-metadata", "org.test.Probe"},
+		} {
+			if ours, theirs := both(args...); ours != theirs {
+				t.Errorf("%v:\n--- flatpak\n%s\n--- porthole\n%s", args, theirs, ours)
+			}
+		}
+
+		if !u.IsRoot() {
+			return
+		}
+		for _, args := range [][]string{
+			{"remote-add", "--system", "--no-gpg-verify", "test", "file://" + repo},
+			{"install", "--system", "-y", "test", "org.test.Probe"},
+			{"override", "--system", "--socket=wayland", "--nosocket=x11", "org.test.Probe"},
+			{"override", "--system", "--talk-name=org.global"},
+		} {
+			if out, err := runAsEnv(t, u, home, inst, []string{"PORTHOLE_SYSTEM_DIR=" + sys}, b.porthole, args...); err != nil {
+				t.Fatalf("porthole %v: %v\n%s", args, err, out)
+			}
+		}
+		ours, err := runAsEnv(t, u, home, inst, []string{"PORTHOLE_SYSTEM_DIR=" + sys}, b.porthole, "info", "--system", "--show-permissions", "org.test.Probe")
+		if err != nil {
+			t.Fatal(err, ours)
+		}
+		_, theirs := both("info", "--system", "--show-permissions", "org.test.Probe")
+		if ours != theirs {
+			t.Errorf("system installation:\n--- flatpak\n%s\n--- porthole\n%s", theirs, ours)
+		}
+	})
+}
