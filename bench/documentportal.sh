@@ -12,6 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PORTHOLE_BIN:-$top/build/bin}
 RUNS=${RUNS:-5}
 SIZE_MIB=${SIZE_MIB:-256}
+ONLY=${ONLY:-}   # only the measures whose names contain this
 for c in dbus-run-session bindfs fusermount3; do
 	command -v $c >/dev/null || { echo "documentportal.sh: needs $c" >&2; exit 1; }
 done
@@ -22,7 +23,7 @@ trap 'fusermount3 -u -z "$WORK/bindfs" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/rt" "$WORK/data" "$WORK/files" "$WORK/bindfs"
 chmod 700 "$WORK/rt"
 if [ -n "${DOCBENCH:-}" ]; then cp "$DOCBENCH" "$WORK/docbench"; else (cd "$top" && go build -o "$WORK/docbench" ./bench/documentportal); fi
-export WORK RUNS SIZE_MIB
+export WORK RUNS SIZE_MIB ONLY
 # bench_portal LABEL PORTAL STORE: one private session with that portal.
 bench_portal() {
 	echo "== $1"
@@ -34,7 +35,7 @@ bench_portal() {
 		"$PORTAL" & portal=$!
 		i=0; until [ -d "$XDG_RUNTIME_DIR/doc/by-app" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i+1)); done
 		bindfs --no-allow-other "$WORK/files" "$WORK/bindfs"
-		"$WORK/docbench" -file "$WORK/files/data.bin" -bindfs "$WORK/bindfs" -runs "$RUNS" -size "$SIZE_MIB"; st=$?
+		"$WORK/docbench" -file "$WORK/files/data.bin" -bindfs "$WORK/bindfs" -runs "$RUNS" -size "$SIZE_MIB" -only "$ONLY"; st=$?
 		fusermount3 -u "$WORK/bindfs"
 		kill -HUP $portal; wait $portal || st=1
 		kill $store 2>/dev/null; wait $store 2>/dev/null || true

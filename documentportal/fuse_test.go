@@ -257,3 +257,54 @@ func TestFUSEDirectoryDocument(t *testing.T) {
 		t.Errorf("host path of sub = %q, %v", buf[:max(n, 0)], err)
 	}
 }
+
+// TestFUSEHostChanges: the kernel may cache a document's data, but a
+// change made on the host shows at the next open, and a change of size
+// shows even in a file kept open (stat refreshes the size and drops the
+// cached pages).
+func TestFUSEHostChanges(t *testing.T) {
+	f, mnt := mountTest(t)
+	src := filepath.Join(t.TempDir(), "h.txt")
+	if err := os.WriteFile(src, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := addFile(t, f, src, map[string]Perm{"org.example.A": PermRead})
+	doc := filepath.Join(mnt, byAppName, "org.example.A", id, "h.txt")
+	read := func() string {
+		t.Helper()
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if got := read(); got != "first" {
+		t.Fatalf("read %q, want first", got)
+	}
+	// Same size, rewritten in place: seen at the next open.
+	if err := os.WriteFile(src, []byte("again"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "again" {
+		t.Errorf("after a same-size change: %q, want again", got)
+	}
+	// Kept open: a longer file is read in full after a stat.
+	fh, err := os.Open(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	buf := make([]byte, 64)
+	if n, err := fh.ReadAt(buf, 0); string(buf[:n]) != "again" {
+		t.Fatalf("open file: %q, %v", buf[:n], err)
+	}
+	if err := os.WriteFile(src, []byte("longer text"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.Stat(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := fh.ReadAt(buf, 0); string(buf[:n]) != "longer text" {
+		t.Errorf("open file after the host grew it: %q, want %q", buf[:n], "longer text")
+	}
+}

@@ -231,3 +231,25 @@ func (e *docpEnv) runTransfer(t *testing.T, paths ...string) docpTransfer {
 	}
 	return docpTransfer{key: parts[0], files: parts[1], afterStop: parts[2], closed: r[2].Out}
 }
+
+// TestDocumentPortalHostChanges: reads through a document see what the
+// host wrote: a same-size rewrite at the next open, a longer file even
+// through a file kept open (once stat refreshed its size). As root reads
+// pass through to the real file; as the user the portal serves them and
+// the kernel caches pages.
+func TestDocumentPortalHostChanges(t *testing.T) {
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		e := docpSetup(t, u)
+		h := e.file(t, "h.txt", "first")
+		r := e.run(t, nil, docpOp{Op: "addfull", Path: h, Flags: 1, App: "org.example.A", Perms: []string{"read"}})
+		id := r[0].Out
+		if id == "" {
+			t.Fatalf("AddFull = %+v", r[0])
+		}
+		doc := filepath.Join(e.mount, "by-app", "org.example.A", id, "h.txt")
+		r = e.run(t, nil, docpOp{Op: "host-change", Path: doc, Path2: h, Data: "again"})
+		if want := "first\nagain\nagain and more"; r[0].Errno != 0 || r[0].Out != want {
+			t.Errorf("reads around host changes = %q (errno %d), want %q", r[0].Out, r[0].Errno, want)
+		}
+	})
+}

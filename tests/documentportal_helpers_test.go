@@ -462,6 +462,34 @@ func docpDo(op docpOp, bus func() dbus.BusObject) docpResult {
 		if err == nil {
 			r.Out = string(buf[:n])
 		}
+	case "host-change":
+		// Read the document op.Path, rewrite its host file op.Path2 with
+		// the same size (op.Data), read again; then keep the document
+		// open, make the host file longer, stat and read through the open
+		// file. Out: the three reads, one per line.
+		first, err := os.ReadFile(op.Path)
+		if err == nil {
+			err = os.WriteFile(op.Path2, []byte(op.Data), 0o644)
+		}
+		var second []byte
+		if err == nil {
+			second, err = os.ReadFile(op.Path)
+		}
+		var third []byte
+		if err == nil {
+			var f *os.File
+			if f, err = os.Open(op.Path); err == nil {
+				buf := make([]byte, 256)
+				f.ReadAt(buf, 0)
+				if err = os.WriteFile(op.Path2, []byte(op.Data+" and more"), 0o644); err == nil {
+					f.Stat()
+					n, _ := f.ReadAt(buf, 0)
+					third = buf[:n]
+				}
+				f.Close()
+			}
+		}
+		r.Errno, r.Out = docpErrno(err), string(first)+"\n"+string(second)+"\n"+string(third)
 	case "half-write-then-hang":
 		// Write half of the data to a new file (a temporary file in a
 		// document), tell the test, and wait to be killed.

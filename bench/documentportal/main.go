@@ -4,7 +4,7 @@
 // read/write throughput and metadata operations per second. It is run by
 // bench/documentportal.sh inside a private D-Bus session.
 //
-// Usage: documentportal -file F -bindfs DIR [-runs N] [-size MiB]
+// Usage: documentportal -file F -bindfs DIR [-runs N] [-size MiB] [-only NAME]
 //
 // The three paths are measured interleaved (A B C A B C …) after one
 // warm-up round; the median of the runs is reported with the ratios
@@ -30,18 +30,19 @@ func main() {
 	bindfs := flag.String("bindfs", "", "bindfs mount of the file's directory")
 	runs := flag.Int("runs", 5, "measured runs per path")
 	sizeMiB := flag.Int("size", 256, "file size in MiB")
+	only := flag.String("only", "", "run only the measures whose names contain this")
 	flag.Parse()
 	if *file == "" || *bindfs == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*file, *bindfs, *runs, int64(*sizeMiB)<<20); err != nil {
+	if err := run(*file, *bindfs, *runs, int64(*sizeMiB)<<20, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "documentportal bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(file, bindfs string, runs int, size int64) error {
+func run(file, bindfs string, runs int, size int64, only string) error {
 	if err := fill(file, size); err != nil {
 		return err
 	}
@@ -57,6 +58,9 @@ func run(file, bindfs string, runs int, size int64) error {
 	fmt.Printf("document: %s\nfile size %d MiB, %d runs, median reported\n\n", docPath, size>>20, runs)
 	fmt.Printf("%-22s %12s %12s %12s %10s %10s\n", "", "direct", "document", "bindfs", "doc/direct", "doc/bindfs")
 	for _, m := range measures(size) {
+		if !strings.Contains(m.name, only) {
+			continue
+		}
 		res := make([][]float64, len(paths))
 		for r := 0; r <= runs; r++ { // round 0 is the warm-up
 			for i, p := range paths {
