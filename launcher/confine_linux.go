@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -19,18 +18,24 @@ var errReported = errors.New("reported on the error pipe")
 // ambient capability sets, sets no_new_privs and loads the seccomp filter
 // on every thread of this process, so that pid 1 can start commands
 // directly, without the exec stage. (The bounding set, which no_new_privs
-// makes moot, is emptied on the spawner thread only: see spawner.) It
-// needs syscall.AllThreadsSyscall, which only cgo-free binaries have;
-// otherwise it returns ENOTSUP and nothing is changed.
+// makes moot, is emptied on the spawner thread only: see spawner.)
+//
+// no_new_privs is set on the calling thread and the filter loaded with
+// SECCOMP_FILTER_FLAG_TSYNC, which gives every thread both; only capset
+// then needs syscall.AllThreadsSyscall (each such call stops the world
+// and signals every thread). Emptying permitted and inheritable empties
+// the ambient set too. AllThreadsSyscall only works in cgo-free binaries:
+// otherwise ENOTSUP is returned.
 func confineAllThreads(bpf []byte) error {
-	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
-		if e == syscall.ENOTSUP {
-			return e
-		}
-		return fmt.Errorf("no_new_privs: %w", e)
+	if haveCgo {
+		return syscall.ENOTSUP
 	}
-	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); e != 0 && e != unix.EINVAL {
-		return fmt.Errorf("clearing ambient capabilities: %w", e)
+	if len(bpf) == 0 {
+		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
+			return fmt.Errorf("no_new_privs: %w", e)
+		}
+	} else if err := loadSeccompAllThreads(bpf); err != nil {
+		return err
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -39,43 +44,57 @@ func confineAllThreads(bpf []byte) error {
 	}
 	runtime.KeepAlive(&hdr)
 	runtime.KeepAlive(&data)
-	if len(bpf) == 0 {
-		return nil
-	}
+	return nil
+}
+
+// loadSeccompAllThreads sets no_new_privs on the calling thread and loads
+// bpf with TSYNC, which copies the filter and no_new_privs to every
+// other thread.
+func loadSeccompAllThreads(bpf []byte) error {
 	const insnSize = 8
 	if len(bpf)%insnSize != 0 {
 		return fmt.Errorf("bad BPF program length %d", len(bpf))
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
 	prog := unix.SockFprog{Len: uint16(len(bpf) / insnSize), Filter: (*unix.SockFilter)(unsafe.Pointer(&bpf[0]))}
-	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); e != 0 {
+	r, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(bpf)
+	if e != 0 {
 		return fmt.Errorf("loading seccomp: %w", e)
 	}
-	runtime.KeepAlive(bpf)
+	if r != 0 {
+		// TSYNC names the thread that could not be synchronized.
+		return fmt.Errorf("loading seccomp: thread %d could not take the filter", r)
+	}
 	return nil
 }
 
-// startDirect starts ec's command from pid 1 after confineAllThreads. An
-// exec failure is written to errW as the exec stage would, and
-// errReported is returned.
-func startDirect(ec execConfig, stdin, stdout, stderr, errW *os.File, extra []*os.File) (*exec.Cmd, error) {
-	fail := func(err error) (*exec.Cmd, error) {
+// startDirect starts ec's command from pid 1 after confineAllThreads and
+// returns its pid. An exec failure is written to errW as the exec stage
+// would, and errReported is returned. (syscall.ForkExec rather than
+// os/exec, whose first start probes pidfd support with an extra clone.)
+func startDirect(ec execConfig, stdin, stdout, stderr, errW *os.File, extra []*os.File) (int, error) {
+	fail := func(err error) (int, error) {
 		report(int(errW.Fd()), "exec", "exec "+ec.Args[0], err)
-		return nil, errReported
+		return 0, errReported
 	}
 	path, err := lookPath(ec.Args[0], ec.Env)
 	if err != nil {
 		return fail(err)
 	}
-	cmd := &exec.Cmd{Path: path, Args: ec.Args, Env: ec.Env, Dir: ec.Cwd,
-		Stdin: stdin, Stdout: stdout, Stderr: stderr, ExtraFiles: extra}
-	if err := cmd.Start(); err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
+	files := []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()}
+	for _, f := range extra {
+		files = append(files, f.Fd())
+	}
+	pid, err := syscall.ForkExec(path, ec.Args, &syscall.ProcAttr{Dir: ec.Cwd, Env: ec.Env, Files: files})
+	if err != nil {
 		return fail(err)
 	}
-	return cmd, nil
+	return pid, nil
 }
 
 type spawnReq struct {
@@ -87,7 +106,7 @@ type spawnReq struct {
 }
 
 type spawnResult struct {
-	cmd *exec.Cmd
+	pid int
 	err error
 }
 
@@ -108,7 +127,7 @@ func spawner(reqs chan spawnReq, ready chan error) {
 	}
 	ready <- nil
 	for r := range reqs {
-		cmd, err := startDirect(r.ec, r.stdin, r.stdout, r.stderr, r.errW, r.extra)
-		r.done <- spawnResult{cmd, err}
+		pid, err := startDirect(r.ec, r.stdin, r.stdout, r.stderr, r.errW, r.extra)
+		r.done <- spawnResult{pid, err}
 	}
 }

@@ -3,13 +3,12 @@ package launcher
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,21 +57,22 @@ type execConfig struct {
 }
 
 func initMain() int {
+	tStart := monoNow()
 	unix.CloseOnExec(fdError)
 	f := os.NewFile(fdConfig, "config")
-	var cfg initConfig
-	err := json.NewDecoder(f).Decode(&cfg)
+	data, err := io.ReadAll(f)
 	f.Close()
 	if err != nil {
 		return report(fdError, "init", "reading spec", err)
 	}
-	spec := &cfg.Spec
-	t0 := time.Now()
-	trace := func(what string) {
-		if cfg.Trace {
-			fmt.Fprintf(os.Stderr, "trace: init %s %v\n", what, time.Since(t0))
-		}
+	cfg, err := unmarshalConfig(data)
+	if err != nil {
+		return report(fdError, "init", "reading spec", err)
 	}
+	spec := &cfg.Spec
+	tr := tracer{on: cfg.Trace, who: "init"}
+	tr.markAt("main", tStart)
+	trace := tr.mark
 	trace("config read")
 	var extra []*os.File
 	for i := 0; i < cfg.NExtra; i++ {
@@ -122,7 +122,7 @@ func initMain() int {
 	// Without cgo, pid 1 confines itself and starts commands directly from
 	// a spawner thread (whose bounding set is emptied first, while it can
 	// still be); with cgo (tests), each command goes through the exec stage.
-	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_GET_NO_NEW_PRIVS, 0, 0); e != syscall.ENOTSUP {
+	if !haveCgo {
 		spawns := make(chan spawnReq)
 		ready := make(chan error)
 		go spawner(spawns, ready)
@@ -155,7 +155,9 @@ func initMain() int {
 		go enter.serve(r, ec)
 	}
 	forward := isatty(0)
-	return r.run(pid, forward)
+	code := r.run(pid, forward)
+	trace("command exited")
+	return code
 }
 
 func cutPrefix(s, p string) (string, bool) {
@@ -199,9 +201,8 @@ func (r *reaper) spawn(ec execConfig, stdin, stdout, stderr, errW *os.File, extr
 		if res.err != nil {
 			return 0, res.err
 		}
-		cmd := res.cmd
-		r.waiters[cmd.Process.Pid] = make(chan int, 1)
-		return cmd.Process.Pid, nil
+		r.waiters[res.pid] = make(chan int, 1)
+		return res.pid, nil
 	}
 	cr, cw, err := os.Pipe()
 	if err != nil {

@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,6 +41,14 @@ func setupRoot(spec *Spec) (string, error) {
 	if err := unix.Mount("tmpfs", newRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return "mounting the root tmpfs", err
 	}
+	// Bind sources are looked up in the host's root, now at oldRoot:
+	// openat2 with RESOLVE_IN_ROOT resolves absolute symlinks against it
+	// as the host would.
+	hostRoot, err := unix.Open(oldRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "opening the host root", err
+	}
+	defer unix.Close(hostRoot)
 	// The host's mount points, read once: a recursive bind of S brings
 	// along the mounts below S, which then need the same flags.
 	hostMounts, err := mountPoints(oldRoot)
@@ -49,7 +56,7 @@ func setupRoot(spec *Spec) (string, error) {
 		return "reading mountinfo", err
 	}
 	for _, m := range spec.Mounts {
-		if err := applyMount(m, hostMounts); err != nil {
+		if err := applyMount(m, hostRoot, hostMounts); err != nil {
 			return fmt.Sprintf("%s %s", m.Type, m.Dest), err
 		}
 	}
@@ -68,65 +75,72 @@ func setupRoot(spec *Spec) (string, error) {
 	return "", nil
 }
 
-func applyMount(m Mount, hostMounts []string) error {
+func applyMount(m Mount, hostRoot int, hostMounts []string) error {
 	dst := newRoot + m.Dest
 	switch m.Type {
 	case Bind, ROBind, DevBind:
-		src := oldRoot + m.Source
-		fi, err := os.Stat(src)
+		src, err := openHost(hostRoot, m.Source)
 		if err != nil {
 			if m.Optional && errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
 			return err
 		}
-		if err := ensureMountPoint(dst, fi.IsDir()); err != nil {
+		defer unix.Close(src)
+		var st unix.Stat_t
+		if err := unix.Fstat(src, &st); err != nil {
 			return err
 		}
-		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := ensureMountPoint(dst, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
 			return err
 		}
-		extra := uintptr(unix.MS_NOSUID)
+		attr := uint64(unix.MOUNT_ATTR_NOSUID)
 		if m.Type != DevBind {
-			extra |= unix.MS_NODEV
+			attr |= unix.MOUNT_ATTR_NODEV
 		}
 		if m.Type == ROBind {
-			extra |= unix.MS_RDONLY
+			attr |= unix.MOUNT_ATTR_RDONLY
 		}
-		return remountTree(dst, extra, below(hostMounts, src, dst))
+		var subs []string
+		if len(hostMounts) > 0 {
+			// Where the source really is, as mountinfo names it.
+			if real, err := os.Readlink(oldRoot + "/proc/self/fd/" + strconv.Itoa(src)); err == nil {
+				subs = below(hostMounts, real, dst)
+			}
+		}
+		return bindFd(src, dst, attr, subs)
 	case Tmpfs:
 		if err := ensureMountPoint(dst, true); err != nil {
 			return err
 		}
 		return unix.Mount("tmpfs", dst, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=%#o", modeOr(m.Mode, 0o755)))
 	case Dir:
-		if err := os.MkdirAll(dst, 0o755); err != nil {
+		if err := mkdirAll(dst); err != nil {
 			return err
 		}
 		if m.Mode != 0 {
-			return os.Chmod(dst, fs.FileMode(m.Mode))
+			return chmod(dst, m.Mode)
 		}
 		return nil
 	case Symlink:
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+		err := unix.Symlink(m.Source, dst)
+		if err == unix.ENOENT {
+			if err := mkdirAll(filepath.Dir(dst)); err != nil {
+				return err
+			}
+			err = unix.Symlink(m.Source, dst)
 		}
-		err := os.Symlink(m.Source, dst)
-		if errors.Is(err, fs.ErrExist) {
+		if err == unix.EEXIST {
 			if t, rerr := os.Readlink(dst); rerr == nil && t == m.Source {
 				return nil
 			}
 		}
-		return err
+		if err != nil {
+			return &fs.PathError{Op: "symlink", Path: dst, Err: err}
+		}
+		return nil
 	case File:
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		mode := fs.FileMode(modeOr(m.Mode, 0o644))
-		if err := os.WriteFile(dst, m.Data, mode); err != nil {
-			return err
-		}
-		if err := os.Chmod(dst, mode); err != nil {
+		if err := writeFile(dst, m.Data, modeOr(m.Mode, 0o644)); err != nil {
 			return err
 		}
 		if !m.ReadOnly {
@@ -135,7 +149,7 @@ func applyMount(m Mount, hostMounts []string) error {
 		if err := unix.Mount(dst, dst, "", unix.MS_BIND, ""); err != nil {
 			return err
 		}
-		return remount(dst, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
+		return addMountAttr(dst, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	case Proc:
 		if err := ensureMountPoint(dst, true); err != nil {
 			return err
@@ -154,7 +168,7 @@ func applyMount(m Mount, hostMounts []string) error {
 			if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 				return fmt.Errorf("covering /proc/%s: %w", k, err)
 			}
-			if err := remount(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+			if err := addMountAttr(p, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV); err != nil {
 				return fmt.Errorf("covering /proc/%s: %w", k, err)
 			}
 		}
@@ -162,7 +176,7 @@ func applyMount(m Mount, hostMounts []string) error {
 	case Dev:
 		return setupDev(dst)
 	case RemountRO:
-		return remount(dst, unix.MS_RDONLY)
+		return addMountAttr(dst, unix.MOUNT_ATTR_RDONLY)
 	}
 	return fmt.Errorf("unknown mount type %q", m.Type)
 }
@@ -174,115 +188,134 @@ func modeOr(m, def uint32) uint32 {
 	return m
 }
 
-// ensureMountPoint creates dst as a directory or an empty file.
+// ensureMountPoint creates dst as a directory or an empty file. The
+// common case, the parent existing, costs one system call.
 func ensureMountPoint(dst string, dir bool) error {
 	if dir {
-		return os.MkdirAll(dst, 0o755)
+		return mkdirAll(dst)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+	fd, err := unix.Open(dst, unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0o644)
+	if err == unix.ENOENT {
+		if err := mkdirAll(filepath.Dir(dst)); err != nil {
+			return err
+		}
+		fd, err = unix.Open(dst, unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0o644)
 	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_RDONLY, 0o644)
 	if err != nil {
-		if fi, serr := os.Stat(dst); serr == nil && !fi.IsDir() {
+		var st unix.Stat_t
+		if unix.Stat(dst, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return nil
 		}
-		return err
+		return &fs.PathError{Op: "create", Path: dst, Err: err}
 	}
-	return f.Close()
+	return unix.Close(fd)
 }
 
-// lockedFlags returns the per-mount flags of path that a remount inside
-// a user namespace must repeat.
-func lockedFlags(path string) uintptr {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return 0
+// mkdirAll is os.MkdirAll trying the directory itself first: in the
+// sandbox root being built, parents usually exist.
+func mkdirAll(p string) error {
+	err := unix.Mkdir(p, 0o755)
+	if err == unix.ENOENT && p != "/" {
+		if err := mkdirAll(filepath.Dir(p)); err != nil {
+			return err
+		}
+		err = unix.Mkdir(p, 0o755)
 	}
-	var f uintptr
-	for _, m := range []struct{ st, ms int64 }{
-		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOSUID, unix.MS_NOSUID},
-		{unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
-		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME},
-		{unix.ST_RELATIME, unix.MS_RELATIME},
-	} {
-		if st.Flags&m.st != 0 {
-			f |= uintptr(m.ms)
+	if err == unix.EEXIST {
+		var st unix.Stat_t
+		if serr := unix.Stat(p, &st); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil
 		}
 	}
-	return f
-}
-
-func remount(path string, extra uintptr) error {
-	return unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|lockedFlags(path)|extra, "")
-}
-
-// remountTree applies extra flags to the mount at path and to the mounts
-// subs below it. Failures on submounts the user cannot change are ignored.
-func remountTree(path string, extra uintptr, subs []string) error {
-	if err := remount(path, extra); err != nil {
-		return err
-	}
-	for _, s := range subs {
-		if err := remount(s, extra); err != nil && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("remounting %s: %w", s, err)
-		}
+	if err != nil {
+		return &fs.PathError{Op: "mkdir", Path: p, Err: err}
 	}
 	return nil
 }
 
-// mountPoints lists the mount points under prefix, in mountinfo order.
-func mountPoints(prefix string) ([]string, error) {
-	f, err := os.Open(oldRoot + "/proc/self/mountinfo")
+func chmod(p string, mode uint32) error {
+	if err := unix.Chmod(p, mode); err != nil {
+		return &fs.PathError{Op: "chmod", Path: p, Err: err}
+	}
+	return nil
+}
+
+// writeFile creates p (and its parents) with data and exactly mode.
+func writeFile(p string, data []byte, mode uint32) error {
+	const flags = unix.O_CREAT | unix.O_WRONLY | unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOCTTY
+	fd, err := unix.Open(p, flags, mode)
+	if err == unix.ENOENT {
+		if err := mkdirAll(filepath.Dir(p)); err != nil {
+			return err
+		}
+		fd, err = unix.Open(p, flags, mode)
+	}
 	if err != nil {
-		return nil, err
+		return &fs.PathError{Op: "create", Path: p, Err: err}
 	}
-	defer f.Close()
-	prefix = strings.TrimSuffix(prefix, "/") + "/"
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
+	defer unix.Close(fd)
+	for len(data) > 0 {
+		n, err := unix.Write(fd, data)
+		if err != nil {
+			return &fs.PathError{Op: "write", Path: p, Err: err}
 		}
-		if mp := unescapeMountinfo(fields[4]); strings.HasPrefix(mp, prefix) {
-			out = append(out, mp)
-		}
+		data = data[n:]
 	}
-	return out, sc.Err()
+	// The umask may have taken bits away.
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return &fs.PathError{Op: "chmod", Path: p, Err: err}
+	}
+	return nil
 }
 
-// below maps the host mount points strictly under src to where the
-// recursive bind of src on dst put them.
-func below(mounts []string, src, dst string) []string {
-	prefix := strings.TrimSuffix(src, "/") + "/"
-	var out []string
-	for _, mp := range mounts {
-		if rest, ok := strings.CutPrefix(mp, prefix); ok {
-			out = append(out, filepath.Join(dst, rest))
-		}
+// addMountAttr adds the MOUNT_ATTR_* flags attr to the mount at path
+// (its other flags, locked or not, stay).
+func addMountAttr(path string, attr uint64) error {
+	if err := unix.MountSetattr(unix.AT_FDCWD, path, 0, &unix.MountAttr{Attr_set: attr}); err != nil {
+		return fmt.Errorf("mount_setattr %s: %w", path, err)
 	}
-	return out
+	return nil
 }
 
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
+// openHost opens path of the host (whose root is hostRoot) as an O_PATH
+// descriptor, resolving symlinks within the host's root. Magic links
+// (/proc/self/ns/…), which RESOLVE_IN_ROOT refuses, are followed through
+// the host's /proc as the kernel resolves them.
+func openHost(hostRoot int, path string) (int, error) {
+	fd, err := unix.Openat2(hostRoot, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if err == unix.ELOOP || err == unix.EXDEV {
+		fd, err = unix.Open(oldRoot+path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return fd, nil
+}
+
+// bindFd binds the object src (with the mounts below it) on dst and
+// adds the MOUNT_ATTR_* flags attr to the new mount and to the top mount
+// at each path of subs (the submounts, as bwrap and a remount by path
+// do: of mounts stacked on one path only the top one changes; failures
+// there, on mounts the user may not change, are ignored).
+func bindFd(src int, dst string, attr uint64, subs []string) error {
+	tree, err := unix.OpenTree(src, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("open_tree: %w", err)
+	}
+	defer unix.Close(tree)
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: attr}); err != nil {
+		return fmt.Errorf("mount_setattr: %w", err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	for _, s := range subs {
+		err := unix.MountSetattr(unix.AT_FDCWD, s, 0, &unix.MountAttr{Attr_set: attr})
+		if err != nil && err != unix.EACCES && err != unix.EPERM && err != unix.EINVAL && err != unix.ENOENT {
+			return fmt.Errorf("mount_setattr %s: %w", s, err)
 		}
-		b.WriteByte(s[i])
 	}
-	return b.String()
+	return nil
 }
 
 // setupDev builds bwrap's minimal /dev at dst.
@@ -301,7 +334,7 @@ func setupDev(dst string) error {
 		if err := unix.Mount(oldRoot+"/dev/"+n, p, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("binding /dev/%s: %w", n, err)
 		}
-		if err := remount(p, unix.MS_NOSUID); err != nil {
+		if err := addMountAttr(p, unix.MOUNT_ATTR_NOSUID); err != nil {
 			return fmt.Errorf("remounting /dev/%s: %w", n, err)
 		}
 	}

@@ -11,6 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// haveCgo tells whether syscall.AllThreadsSyscall can work (it returns
+// ENOTSUP in cgo binaries).
+const haveCgo = true
+
 // CompileSeccomp compiles Flatpak's filter for s into a BPF program
 // (struct sock_filter array). It runs in the parent: the init stages are
 // pure Go and only load the result.

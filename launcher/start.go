@@ -3,14 +3,12 @@ package launcher
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,9 +65,19 @@ type initConfig struct {
 
 // Process is a started sandbox.
 type Process struct {
-	cmd *exec.Cmd
 	// Pid is the host pid of the sandbox's pid 1.
 	Pid int
+	tr  tracer
+	// copies finish when the pipes standing in for non-file stdio are
+	// drained.
+	copies  []chan error
+	closers []*os.File
+	// mu guards reaped: once pid 1 is reaped its pid may be reused, so
+	// Signal must not kill it any more.
+	mu     sync.Mutex
+	reaped bool
+	code   int
+	err    error
 }
 
 // DefaultInitPath returns the helper Start uses when Options.InitPath is
@@ -96,37 +104,18 @@ func DefaultInitPath() (string, error) {
 // Start validates spec, compiles its seccomp filter and starts the
 // sandbox. It returns once the command has been exec'd, or with the
 // error of whichever stage failed.
+//
+// The init stage is forked first and the parent compiles the seccomp
+// filter and encodes the configuration while the child starts; bind
+// sources are opened by the init stage itself (symlinks resolved in the
+// host's root with openat2), so the parent does no per-mount work.
 func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
+	tr := tracer{on: os.Getenv("PORTHOLE_TRACE") != "", who: "launcher"}
+	tr.mark("start")
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := initConfig{Spec: *spec, NExtra: len(opts.ExtraFiles), Trace: os.Getenv("PORTHOLE_TRACE") != ""}
-	// Symlinks in bind sources are resolved here, on the host: in the
-	// init stage an absolute link target would resolve against the
-	// scratch root instead of the host's.
-	cfg.Spec.Mounts = append([]Mount(nil), spec.Mounts...)
-	for i, m := range cfg.Spec.Mounts {
-		switch m.Type {
-		case Bind, ROBind, DevBind:
-			if real, err := filepath.EvalSymlinks(m.Source); err == nil {
-				cfg.Spec.Mounts[i].Source = real
-			}
-		}
-	}
-	t0 := time.Now()
-	tracef := func(what string) {
-		if cfg.Trace {
-			fmt.Fprintf(os.Stderr, "trace: launcher %s %v\n", what, time.Since(t0))
-		}
-	}
-	if !spec.Seccomp.Disabled {
-		bpf, err := CompileSeccomp(spec.Seccomp)
-		tracef("seccomp compiled")
-		if err != nil {
-			return nil, err
-		}
-		cfg.Seccomp = bpf
-	}
+	cfg := initConfig{Spec: *spec, NExtra: len(opts.ExtraFiles), Trace: tr.on}
 	initPath := opts.InitPath
 	if initPath == "" {
 		var err error
@@ -147,10 +136,15 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	defer errR.Close()
 	defer errW.Close()
 
-	cmd := exec.Command(initPath, initArg)
-	cmd.Env = []string{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
-	cmd.ExtraFiles = append([]*os.File{cfgR, errW}, opts.ExtraFiles...)
+	p := &Process{tr: tr}
+	stdio, err := p.stdio(opts)
+	if err != nil {
+		return nil, fmt.Errorf("starting sandbox: %w", err)
+	}
+	files := append(stdio, cfgR.Fd(), errW.Fd())
+	for _, f := range opts.ExtraFiles {
+		files = append(files, f.Fd())
+	}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID)
 	if !spec.ShareIPC {
 		flags |= unix.CLONE_NEWIPC
@@ -172,51 +166,203 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	if spec.DieWithParent {
 		attr.Pdeathsig = syscall.SIGKILL
 	}
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
+	tr.mark("forking init")
+	// syscall.ForkExec rather than os/exec: os.StartProcess probes pidfd
+	// support on its first use with an extra clone, which costs a process
+	// creation on the critical path.
+	pid, err := syscall.ForkExec(initPath, []string{initPath, initArg}, &syscall.ProcAttr{Env: []string{}, Files: files, Sys: attr})
+	p.closeChildEnds()
+	if err != nil {
+		p.abandon()
 		return nil, fmt.Errorf("starting sandbox: %w", err)
 	}
+	p.Pid = pid
 	cfgR.Close()
 	errW.Close()
-	tracef("init started")
-	p := &Process{cmd: cmd, Pid: cmd.Process.Pid}
+	tr.mark("init forked")
 
+	if !spec.Seccomp.Disabled {
+		bpf, err := CompileSeccomp(spec.Seccomp)
+		tr.mark("seccomp compiled")
+		if err != nil {
+			cfgW.Close()
+			p.Wait()
+			return nil, err
+		}
+		cfg.Seccomp = bpf
+	}
+	data, err := marshalConfig(&cfg)
+	if err != nil {
+		cfgW.Close()
+		p.Wait()
+		return nil, err
+	}
 	go func() {
-		json.NewEncoder(cfgW).Encode(&cfg)
+		cfgW.Write(data)
 		cfgW.Close()
 	}()
-	data, _ := io.ReadAll(errR)
-	tracef("command exec'd")
-	if len(data) > 0 {
+	report, _ := io.ReadAll(errR)
+	tr.mark("command exec'd")
+	if len(report) > 0 {
 		var ie InitError
-		if err := json.Unmarshal(data, &ie); err != nil {
-			ie = InitError{Stage: "init", Op: "report", Message: string(data)}
+		if err := json.Unmarshal(report, &ie); err != nil {
+			ie = InitError{Stage: "init", Op: "report", Message: string(report)}
 		}
-		cmd.Wait()
+		p.Wait()
 		return nil, &ie
 	}
 	return p, nil
 }
 
+// stdio returns the descriptors for the child's fds 0-2: files as they
+// are, /dev/null for nil, and pipes copied by goroutines for other
+// readers and writers (as os/exec does).
+func (p *Process) stdio(opts Options) ([]uintptr, error) {
+	out := make([]uintptr, 3)
+	for i, x := range []any{opts.Stdin, opts.Stdout, opts.Stderr} {
+		f, isFile := x.(*os.File)
+		if isFile && f != nil {
+			out[i] = f.Fd()
+			continue
+		}
+		if x == nil || isFile {
+			mode := os.O_WRONLY
+			if i == 0 {
+				mode = os.O_RDONLY
+			}
+			f, err := os.OpenFile(os.DevNull, mode, 0)
+			if err != nil {
+				p.abandon()
+				return nil, err
+			}
+			p.closers = append(p.closers, f)
+			out[i] = f.Fd()
+			continue
+		}
+		if i == 2 && sameWriter(opts.Stderr, opts.Stdout) {
+			// One pipe for both, as os/exec does: two copies into one
+			// writer would race.
+			out[2] = out[1]
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			p.abandon()
+			return nil, err
+		}
+		done := make(chan error, 1)
+		if i == 0 {
+			p.closers = append(p.closers, r)
+			out[i] = r.Fd()
+			go func(src io.Reader) {
+				_, err := io.Copy(w, src)
+				w.Close()
+				done <- err
+			}(x.(io.Reader))
+			// Like os/exec, Wait does not wait for stdin to be consumed.
+			continue
+		}
+		p.closers = append(p.closers, w)
+		out[i] = w.Fd()
+		go func(dst io.Writer) {
+			_, err := io.Copy(dst, r)
+			r.Close()
+			done <- err
+		}(x.(io.Writer))
+		p.copies = append(p.copies, done)
+	}
+	return out, nil
+}
+
+// sameWriter reports whether a and b are the same comparable value.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// closeChildEnds closes the parent's copies of the descriptors handed
+// to the child (the /dev/null files and the child's ends of pipes).
+func (p *Process) closeChildEnds() {
+	for _, f := range p.closers {
+		f.Close()
+	}
+	p.closers = nil
+}
+
+// abandon releases the stdio plumbing of a process that never started.
+func (p *Process) abandon() {
+	p.closeChildEnds()
+	for _, c := range p.copies {
+		<-c
+	}
+	p.copies = nil
+}
+
 // Signal sends sig to the sandbox's pid 1, which forwards it to the
 // command.
-func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+func (p *Process) Signal(sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("cannot send %v: %w", sig, syscall.EINVAL)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return os.ErrProcessDone
+	}
+	return unix.Kill(p.Pid, s)
+}
 
 // Wait waits for the sandbox to end and returns the command's exit code
 // (128+signal when it was killed).
 func (p *Process) Wait() (int, error) {
-	err := p.cmd.Wait()
-	if err == nil {
-		return 0, nil
+	p.mu.Lock()
+	if p.reaped {
+		defer p.mu.Unlock()
+		return p.code, p.err
 	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
+	p.mu.Unlock()
+	// Wait for the exit without reaping, so that the pid stays ours
+	// while Signal may still use it.
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break
 		}
-		return ee.ExitCode(), nil
 	}
-	return -1, err
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return p.code, p.err
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			p.code, p.err = -1, fmt.Errorf("waiting for the sandbox: %w", err)
+		}
+		break
+	}
+	p.reaped = true
+	p.tr.mark("sandbox exited")
+	for _, c := range p.copies {
+		<-c
+	}
+	if p.err == nil {
+		p.code = ws.ExitStatus()
+		if ws.Signaled() {
+			p.code = 128 + int(ws.Signal())
+		}
+	}
+	return p.code, p.err
 }
 
 // Run starts the sandbox, forwards the termination signals delivered to
