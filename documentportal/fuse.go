@@ -40,6 +40,9 @@ type FS struct {
 	byApp  *byAppNode
 	server *fuse.Server
 	dev    uint64 // st_dev of the mount, to spot fds on it
+	// mayPass: FUSE passthrough may work (it needs CAP_SYS_ADMIN; go-fuse
+	// stops trying after the first refusal).
+	mayPass bool
 
 	invalMu sync.Mutex
 	inval   []pendingInval
@@ -58,6 +61,7 @@ func newFS(d *db, log *slog.Logger) *FS {
 		domains: map[domKey]*domain{}, byIno: map[uint64]*physNode{},
 		grave: map[uint64]*physNode{}, stop: make(chan struct{}),
 	}
+	f.mayPass = os.Geteuid() == 0
 	f.root = &rootNode{fs: f}
 	f.byApp = &byAppNode{fs: f}
 	return f

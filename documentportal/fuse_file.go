@@ -16,7 +16,8 @@ import (
 type fileHandle struct {
 	mu   sync.Mutex
 	fd   int
-	pass int // fd registered for passthrough, or -1
+	rdwr bool // fd is open read-write: it serves as the passthrough fd
+	pass int  // fd opened for passthrough, or -1
 }
 
 var (
@@ -48,6 +49,9 @@ func newFileHandle(fd int) *fileHandle { return &fileHandle{fd: fd, pass: -1} }
 func (h *fileHandle) PassthroughFd() (int, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.rdwr {
+		return h.fd, true
+	}
 	if h.pass < 0 {
 		fd, err := unix.Open(procFD(h.fd), unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {

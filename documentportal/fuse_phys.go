@@ -271,11 +271,33 @@ func (n *physNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if e := n.check(openHasWrite(flags), false); e != 0 {
 		return nil, 0, e
 	}
-	fd, err := unix.Open(n.path(), int(flags&^(unix.O_NOFOLLOW|unix.O_CREAT|unix.O_EXCL))|unix.O_CLOEXEC, 0)
+	flags &^= unix.O_NOFOLLOW | unix.O_CREAT | unix.O_EXCL
+	if n.dom.fs.mayPass && flags&unix.O_ACCMODE != unix.O_RDWR {
+		// One read-write open serves both us and passthrough (which
+		// needs a writable backing file, see PassthroughFd); the kernel
+		// still enforces the caller's access mode on its FUSE file.
+		if fd, err := unix.Open(n.path(), int(flags&^unix.O_ACCMODE|unix.O_RDWR)|unix.O_CLOEXEC, 0); err == nil {
+			h := newFileHandle(fd)
+			h.rdwr = true
+			return h, noFlush(flags), 0
+		}
+	}
+	fd, err := unix.Open(n.path(), int(flags)|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, 0, fs.ToErrno(err)
 	}
-	return newFileHandle(fd), 0, 0
+	h := newFileHandle(fd)
+	h.rdwr = flags&unix.O_ACCMODE == unix.O_RDWR
+	return h, noFlush(flags), 0
+}
+
+// noFlush spares read-only opens the FLUSH round trip at every close(2):
+// there is nothing to flush (upstream answers FLUSH without doing anything).
+func noFlush(flags uint32) uint32 {
+	if openHasWrite(flags) {
+		return 0
+	}
+	return fuse.FOPEN_NOFLUSH
 }
 
 // dirCheck allows directory operations only in directory documents.

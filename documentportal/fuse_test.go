@@ -308,3 +308,30 @@ func TestFUSEHostChanges(t *testing.T) {
 		t.Errorf("open file after the host grew it: %q, want %q", buf[:n], "longer text")
 	}
 }
+
+// TestFUSEReadOnlyOpen: a read-only open of a writable document stays
+// read-only, though the portal may open the real file read-write (one fd
+// for itself and for FUSE passthrough).
+func TestFUSEReadOnlyOpen(t *testing.T) {
+	f, mnt := mountTest(t)
+	src := filepath.Join(t.TempDir(), "r.txt")
+	if err := os.WriteFile(src, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := addFile(t, f, src, map[string]Perm{"org.example.A": PermRead | PermWrite})
+	fh, err := os.Open(filepath.Join(mnt, byAppName, "org.example.A", id, "r.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.WriteAt([]byte("gone"), 0); errnoOf(err) != syscall.EBADF {
+		t.Errorf("write through a read-only open = %v, want EBADF", err)
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(fh.Fd(), unix.F_OFD_SETLK, &lk); err != unix.EBADF {
+		t.Errorf("write lock on a read-only open = %v, want EBADF", err)
+	}
+	if b, _ := os.ReadFile(src); string(b) != "keep" {
+		t.Errorf("file = %q, want keep", b)
+	}
+}
