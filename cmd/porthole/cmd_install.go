@@ -10,12 +10,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/term"
 
 	"github.com/porthole-dev/porthole/internal/progress"
 	"github.com/porthole-dev/porthole/runtime/flatpakref"
 	"github.com/porthole-dev/porthole/runtime/installation"
 	"github.com/porthole-dev/porthole/runtime/metadata"
+	"github.com/porthole-dev/porthole/runtime/permissions"
 	"github.com/porthole-dev/porthole/runtime/ref"
 )
 
@@ -96,50 +102,171 @@ func fetchURL(ctx context.Context, loc string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 }
 
-// describePermissions prints an app's permissions as flatpak install does.
-func describePermissions(w io.Writer, id string, md string) {
+// describePermissions prints the permissions an app asks for as flatpak
+// install does: the shared/sockets/devices/features values and numbered
+// footnotes for files, bus names, USB devices and tags, tab-separated rows
+// of at least four columns (aligned on a terminal). With oldMD (an
+// update) only new permissions are shown, under "New ID permissions:".
+func describePermissions(w io.Writer, id, md, oldMD string) {
 	m, err := metadata.Parse([]byte(md))
 	if err != nil {
 		return
 	}
 	kf := m.KeyFile()
-	var lines []string
-	if v, ok := kf.StringList("Context", "shared"); ok {
-		lines = append(lines, v...)
-	}
-	for _, k := range []string{"sockets", "devices", "features"} {
-		if v, ok := kf.StringList("Context", k); ok {
-			lines = append(lines, v...)
+	var okf *permissions.KeyFile
+	if oldMD != "" {
+		if om, err := metadata.Parse([]byte(oldMD)); err == nil {
+			okf = om.KeyFile()
 		}
 	}
-	var fsys []string
-	if v, ok := kf.StringList("Context", "filesystems"); ok {
-		fsys = v
+	list := func(k *permissions.KeyFile, group, key string) []string {
+		if k == nil {
+			return nil
+		}
+		v, _ := k.StringList(group, key)
+		return v
 	}
-	if len(lines) == 0 && len(fsys) == 0 && !kf.HasGroup("Session Bus Policy") && !kf.HasGroup("System Bus Policy") {
+	fresh := func(group, key string, sorted bool, each func(string)) {
+		vs := append([]string(nil), list(kf, group, key)...)
+		if sorted {
+			sort.Strings(vs)
+		}
+		old := list(okf, group, key)
+		for _, v := range vs {
+			if !slices.Contains(old, v) {
+				each(v)
+			}
+		}
+	}
+	var perms, files, usb, tags []string
+	for _, k := range []string{"shared", "sockets", "devices", "features"} {
+		fresh("Context", k, true, func(v string) {
+			switch {
+			case strings.HasPrefix(v, "!"):
+			case k == "devices" && v == "all":
+				perms = append(perms, "devices")
+			default:
+				perms = append(perms, v)
+			}
+		})
+	}
+	fresh("Context", "filesystems", true, func(v string) {
+		if !strings.HasPrefix(v, "!") {
+			files = append(files, v)
+		}
+	})
+	fresh("USB Devices", "enumerable-devices", false, func(v string) { usb = append(usb, v) })
+	fresh("USB Devices", "hidden-devices", false, func(v string) { usb = append(usb, "!"+v) })
+	fresh("Application", "tags", false, func(v string) { tags = append(tags, v) })
+	bus := func(group string) (talk, own []string) {
+		keys := append([]string(nil), kf.Keys(group)...)
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, _ := kf.String(group, k)
+			if v == "none" {
+				continue
+			}
+			if okf != nil {
+				if ov, ok := okf.String(group, k); ok && ov == v {
+					continue
+				}
+			}
+			if v == "own" {
+				own = append(own, k)
+			} else {
+				talk = append(talk, k)
+			}
+		}
+		return talk, own
+	}
+	sTalk, sOwn := bus("Session Bus Policy")
+	yTalk, yOwn := bus("System Bus Policy")
+	notes := []struct {
+		label string
+		items []string
+	}{{"file access", files}, {"dbus access", sTalk}, {"bus ownership", sOwn},
+		{"system dbus access", yTalk}, {"system bus ownership", yOwn}, {"USB portal access", usb}, {"tags", tags}}
+	var footnotes [][]string
+	for _, n := range notes {
+		if len(n.items) > 0 {
+			footnotes = append(footnotes, n.items)
+			perms = append(perms, fmt.Sprintf("%s [%d]", n.label, len(footnotes)))
+		}
+	}
+	if len(perms) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n%s permissions:\n", id)
-	if len(lines) > 0 {
-		fmt.Fprintf(w, "    %s\n", strings.Join(lines, "  "))
-	}
-	if len(fsys) > 0 {
-		fmt.Fprintf(w, "\n    file access [1]:\n")
-		for _, f := range fsys {
-			fmt.Fprintf(w, "      %s\n", f)
+	cols, tty := 80, false
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		tty = true
+		if c, _, err := term.GetSize(int(f.Fd())); err == nil && c > 0 {
+			cols = c
 		}
 	}
-	for _, g := range []struct{ group, label string }{{"Session Bus Policy", "dbus access"}, {"System Bus Policy", "system dbus access"}} {
-		keys := kf.Keys(g.group)
-		if len(keys) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n    %s:\n", g.label)
-		for _, k := range keys {
-			fmt.Fprintf(w, "      %s\n", k)
+	title := id + " permissions:"
+	if okf != nil {
+		title = "New " + title
+	}
+	fmt.Fprintf(w, "\n%s\n", title)
+	widest := 0
+	for _, p := range perms {
+		widest = max(widest, len(p))
+	}
+	perRow := max(4, cols/(widest+4))
+	var rows [][]string
+	for k, p := range perms {
+		if k%perRow == 0 {
+			rows = append(rows, []string{"    " + p})
+		} else {
+			rows[len(rows)-1] = append(rows[len(rows)-1], p)
 		}
 	}
-	fmt.Fprintln(w)
+	printTable(w, rows, tty)
+	fmt.Fprint(w, "\n\n")
+	for k, items := range footnotes {
+		line := fmt.Sprintf("    [%d] %s", k+1, items[0])
+		for _, it := range items[1:] {
+			last := line[strings.LastIndexByte(line, '\n')+1:]
+			if len(last)+len(it)+2 >= cols {
+				line += ",\n        " + it
+			} else {
+				line += ", " + it
+			}
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// printTable prints rows as flatpak's table printer does: cells separated
+// by tabs, or padded to their column's width on a terminal; the last row
+// is not ended.
+func printTable(w io.Writer, rows [][]string, tty bool) {
+	var widths []int
+	for _, r := range rows {
+		for k, c := range r {
+			if k >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[k] = max(widths[k], utf8.RuneCountInString(c))
+		}
+	}
+	for n, r := range rows {
+		if n > 0 {
+			fmt.Fprintln(w)
+		}
+		var b strings.Builder
+		for k, c := range r {
+			b.WriteString(c)
+			if k < len(r)-1 {
+				if tty {
+					b.WriteString(strings.Repeat(" ", widths[k]-utf8.RuneCountInString(c)+1))
+				} else {
+					b.WriteByte('\t')
+				}
+			}
+		}
+		fmt.Fprint(w, strings.TrimRight(b.String(), " "))
+	}
 }
 
 func confirm(stdout io.Writer, yes bool, question string) bool {
@@ -230,19 +357,28 @@ type installer struct {
 	arch                          string
 }
 
+// planOp is one ref an install or update transaction pulls.
+type planOp struct {
+	r      ref.Ref
+	remote string
+	rr     installation.RemoteRef
+	op     string // "i" install, "u" update
+	oldMD  string // metadata of the deployment an update replaces
+}
+
 func (in *installer) install(ctx context.Context, remote string, p ref.Partial) error {
 	rem, err := in.inst.Remote(remote)
 	if err != nil {
 		return err
 	}
+	if !in.quiet {
+		fmt.Fprintln(in.stdout, "Looking for matches…")
+	}
 	_, refs, err := in.inst.FetchSummary(ctx, remote, p.Arch)
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(refs))
-	for n := range refs {
-		names = append(names, n)
-	}
+	names := refNames(refs)
 	r, err := pick(p, names, rem.DefaultBranch)
 	if err != nil {
 		return fmt.Errorf("nothing matches %s in remote %s: %w", p.ID, remote, err)
@@ -256,73 +392,190 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 			return err
 		}
 	}
-	md := refs[r.String()].Metadata
-	var deps []ref.Ref
-	if r.Kind == ref.App && !in.noDeps && md != "" {
-		if m, err := metadata.Parse([]byte(md)); err == nil && m.Runtime() != "" {
+	main := planOp{r: r, remote: remote, rr: refs[r.String()], op: "i"}
+	var plan []planOp
+	if r.Kind == ref.App && !in.noDeps && main.rr.Metadata != "" {
+		if m, err := metadata.Parse([]byte(main.rr.Metadata)); err == nil && m.Runtime() != "" {
 			if rr, err := m.RuntimeRef(); err == nil {
 				if _, err := in.inst.Get(rr); err != nil {
-					deps = append(deps, rr)
+					dep := planOp{r: rr, remote: remote, rr: refs[rr.String()], op: "i"}
+					depRefs := refs
+					if _, ok := refs[rr.String()]; !ok {
+						dep.remote, depRefs = in.findRemoteFor(ctx, rr)
+						if dep.remote == "" {
+							return fmt.Errorf("the application %s requires the runtime %s which was not found", r.ID, rr.Pref())
+						}
+						dep.rr = depRefs[rr.String()]
+					}
+					if !in.quiet {
+						fmt.Fprintf(in.stdout, "Required runtime for %s (%s) found in remote %s\n", r.Pref(), rr, dep.remote)
+					}
+					plan = append(plan, in.related(dep, depRefs)...)
+					plan = append(plan, dep)
 				}
 			}
 		}
 	}
-	if r.Kind == ref.App && !in.quiet {
-		describePermissions(in.stdout, r.ID, md)
+	if !in.noDeps {
+		plan = append(plan, in.related(main, refs)...)
 	}
-	if !in.quiet {
-		for k, d := range append(deps, r) {
-			fmt.Fprintf(in.stdout, "%3d. %s\t%s\t%s\t%s\n", k+1, d.ID, d.Branch, remote, progress.FormatBytes(int64(refs[d.String()].DownloadSize)))
+	plan = append(plan, main)
+	if err := in.confirmPlan(plan); err != nil {
+		return err
+	}
+	return in.run(ctx, plan, "Installation complete.")
+}
+
+// refNames lists the names of a remote's refs.
+func refNames(refs map[string]installation.RemoteRef) []string {
+	names := make([]string, 0, len(refs))
+	for n := range refs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// related returns install operations for the extensions of op that are
+// downloaded with it (Flatpak's related refs: .Locale, not .Debug) and
+// not installed yet.
+func (in *installer) related(op planOp, refs map[string]installation.RemoteRef) []planOp {
+	m, err := metadata.Parse([]byte(op.rr.Metadata))
+	if err != nil {
+		return nil
+	}
+	var out []planOp
+	for _, rel := range installation.RelatedRefs(m, op.r, refNames(refs)) {
+		if !rel.Download {
+			continue
+		}
+		if _, err := in.inst.Get(rel.Ref); err == nil {
+			continue
+		}
+		out = append(out, planOp{r: rel.Ref, remote: op.remote, rr: refs[rel.Ref.String()], op: "i"})
+	}
+	return out
+}
+
+// confirmPlan shows, as flatpak does, the permissions of the apps, any
+// end-of-life notice, and the numbered operations, then asks.
+func (in *installer) confirmPlan(plan []planOp) error {
+	if in.quiet {
+		return nil
+	}
+	for _, op := range plan {
+		if op.r.Kind == ref.App {
+			describePermissions(in.stdout, op.r.ID, op.rr.Metadata, op.oldMD)
 		}
 	}
-	if !confirm(in.stdout, in.yes, fmt.Sprintf("Proceed with these changes to the %s installation?", in.inst.Name)) {
+	for _, op := range plan {
+		printEOL(in.stdout, op.r, op.rr.EOL, op.rr.EOLRebase)
+	}
+	fmt.Fprintln(in.stdout)
+	showArch := false
+	for _, op := range plan {
+		showArch = showArch || op.r.Arch != ref.NativeArch()
+	}
+	var rows [][]string
+	for k, op := range plan {
+		row := []string{fmt.Sprintf("%2d.", k+1), "   ", op.r.ID}
+		if showArch {
+			row = append(row, op.r.Arch)
+		}
+		size := glibSize(op.rr.DownloadSize)
+		if op.rr.DownloadSize > 0 {
+			size = "< " + size
+		}
+		rows = append(rows, append(row, op.r.Branch, op.op, op.remote, size))
+	}
+	fmt.Fprintln(in.stdout)
+	printTable(in.stdout, rows, progress.IsTerminal(in.stdout))
+	fmt.Fprintln(in.stdout)
+	if in.yes {
+		fmt.Fprint(in.stdout, "\n\n")
+		return nil
+	}
+	fmt.Fprintln(in.stdout)
+	if !confirm(in.stdout, false, fmt.Sprintf("Proceed with these changes to the %s installation?", in.inst.Name)) {
 		return errors.New("cancelled")
 	}
-	for _, d := range deps {
-		depRemote := remote
-		if _, ok := refs[d.String()]; !ok {
-			depRemote = in.findRemoteFor(ctx, d)
-			if depRemote == "" {
-				return fmt.Errorf("the application %s requires the runtime %s which was not found", r.ID, d.Pref())
-			}
+	return nil
+}
+
+// glibSize formats n as g_format_size does (a no-break space before
+// units other than bytes).
+func glibSize(n uint64) string {
+	s := progress.FormatBytes(int64(n))
+	if !strings.HasSuffix(s, "bytes") && !strings.HasSuffix(s, "byte") {
+		s = strings.Replace(s, " ", "\u00a0", 1)
+	}
+	return s
+}
+
+// printEOL prints flatpak's notice for an end-of-life ref.
+func printEOL(w io.Writer, r ref.Ref, eol, rebase string) {
+	kind := "app"
+	if r.Kind == ref.Runtime {
+		kind = "runtime"
+	}
+	switch {
+	case rebase != "":
+		nr, err := ref.Parse(rebase)
+		if err != nil {
+			return
 		}
-		var dr installation.RemoteRef
-		if depRemote == remote {
-			dr = refs[d.String()]
-		}
-		if err := in.pull(ctx, depRemote, d, dr); err != nil {
+		fmt.Fprintf(w, "\nInfo: %s %s branch %s is end-of-life, in favor of %s branch %s\n", kind, r.ID, r.Branch, nr.ID, nr.Branch)
+	case eol != "":
+		fmt.Fprintf(w, "\nInfo: %s %s branch %s is end-of-life, with reason:\n   %s\n", kind, r.ID, r.Branch, eol)
+	}
+}
+
+// run pulls and deploys each operation in order.
+func (in *installer) run(ctx context.Context, plan []planOp, done string) error {
+	for k, op := range plan {
+		if err := in.pull(ctx, op, k+1, len(plan)); err != nil {
 			return err
 		}
 	}
-	return in.pull(ctx, remote, r, refs[r.String()])
+	if !in.quiet {
+		fmt.Fprintln(in.stdout, done)
+	}
+	return nil
 }
 
-func (in *installer) findRemoteFor(ctx context.Context, r ref.Ref) string {
+func (in *installer) findRemoteFor(ctx context.Context, r ref.Ref) (string, map[string]installation.RemoteRef) {
 	for _, rem := range in.inst.Remotes() {
 		if _, refs, err := in.inst.FetchSummary(ctx, rem.Name, r.Arch); err == nil {
 			if _, ok := refs[r.String()]; ok {
-				return rem.Name
+				return rem.Name, refs
 			}
 		}
 	}
-	return ""
+	return "", nil
 }
 
-func (in *installer) pull(ctx context.Context, remote string, r ref.Ref, rr installation.RemoteRef) error {
+func (in *installer) pull(ctx context.Context, op planOp, n, total int) error {
 	var bar *progress.Bar
-	if !in.quiet {
-		bar = progress.New(in.stderr, "Installing "+r.ID, progress.Options{})
+	verb := "Installing"
+	if op.op == "u" {
+		verb = "Updating"
 	}
-	_, err := in.inst.Install(ctx, remote, r, installation.InstallOptions{Progress: bar, ExpectMetadata: rr.Metadata, Commit: rr.Commit})
+	if !in.quiet {
+		bar = progress.New(in.stderr, fmt.Sprintf("%s %d/%d %s", verb, n, total, op.r.ID), progress.Options{})
+	}
+	o := installation.InstallOptions{Progress: bar, ExpectMetadata: op.rr.Metadata, Commit: op.rr.Commit}
+	var err error
+	if op.op == "u" {
+		_, _, err = in.inst.Update(ctx, op.r, o)
+	} else {
+		_, err = in.inst.Install(ctx, op.remote, op.r, o)
+	}
 	bar.Done()
 	if errors.Is(err, installation.ErrAlreadyInstalled) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("installing %s: %w", r, err)
-	}
-	if !in.quiet {
-		fmt.Fprintf(in.stdout, "Installed %s\n", r)
+		return fmt.Errorf("%s %s: %w", strings.ToLower(verb), op.r, err)
 	}
 	return nil
 }

@@ -50,6 +50,21 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 			targets = append(targets, u...)
 		}
+		// Extensions deleted with their app or runtime (.Locale, .Debug).
+		seen := map[ref.Ref]bool{}
+		for _, r := range targets {
+			seen[r] = true
+		}
+		for _, r := range append([]ref.Ref(nil), targets...) {
+			if d, err := inst.Get(r); err == nil {
+				for _, rel := range inst.InstalledRelated(d) {
+					if !seen[rel] {
+						seen[rel] = true
+						targets = append(targets, rel)
+					}
+				}
+			}
+		}
 		for _, r := range targets {
 			found = true
 			if err := inst.Uninstall(ctx, r, opts); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/porthole-dev/porthole/internal/progress"
 	"github.com/porthole-dev/porthole/runtime/installation"
 	"github.com/porthole-dev/porthole/runtime/ref"
 )
@@ -16,12 +15,19 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	yes := fs.Bool("y", false, "automatically answer yes")
 	fs.BoolVar(yes, "assumeyes", false, "automatically answer yes")
 	quiet := fs.Bool("noninteractive", false, "produce minimal output and don't ask questions")
+	noRelated := fs.Bool("no-related", false, "don't update related refs")
 	pos, ok := parseStoreFlags(fs, args, stderr)
 	if !ok {
 		return 1
 	}
+	if *quiet {
+		*yes = true
+	}
 	code := 0
 	updated := 0
+	if !*quiet {
+		fmt.Fprintln(stdout, "Looking for updates…")
+	}
 	for _, inst := range inf.openExisting(ctx) {
 		var targets []ref.Ref
 		if len(pos) == 0 {
@@ -41,29 +47,81 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 			targets = append(targets, r)
 		}
-		for _, r := range targets {
-			var bar *progress.Bar
-			if !*quiet {
-				bar = progress.New(stderr, "Updating "+r.ID, progress.Options{})
+		in := &installer{inst: inst, stdout: stdout, stderr: stderr, yes: *yes, quiet: *quiet, noDeps: *noRelated}
+		plan, err := in.updatePlan(ctx, targets)
+		if err != nil {
+			fmt.Fprintf(stderr, "error: %v\n", err)
+			code = 1
+		}
+		if len(plan) > 0 {
+			if err := in.confirmPlan(plan); err != nil {
+				inst.Close()
+				return fail(stderr, err)
 			}
-			d, changed, err := inst.Update(ctx, r, installation.InstallOptions{Progress: bar})
-			bar.Done()
-			if err != nil {
-				fmt.Fprintf(stderr, "error: updating %s: %v\n", r, err)
-				code = 1
-				continue
-			}
-			if changed {
-				updated++
-				if !*quiet {
-					fmt.Fprintf(stdout, "Updated %s to %s\n", r, d.Commit[:12])
+			for k, op := range plan {
+				if err := in.pull(ctx, op, k+1, len(plan)); err != nil {
+					fmt.Fprintf(stderr, "error: %v\n", err)
+					code = 1
+					continue
 				}
+				updated++
 			}
 		}
 		inst.Close()
 	}
-	if updated == 0 && code == 0 && !*quiet {
-		fmt.Fprintln(stdout, "Nothing to do.")
+	if !*quiet {
+		if updated == 0 && code == 0 {
+			fmt.Fprintln(stdout, "Nothing to do.")
+		} else if updated > 0 {
+			fmt.Fprintln(stdout, "Updates complete.")
+		}
 	}
 	return code
+}
+
+// updatePlan reads the summaries of the targets' origins and returns an
+// update for each whose commit changed, plus installs of related refs
+// (autodownload extensions) that appeared.
+func (in *installer) updatePlan(ctx context.Context, targets []ref.Ref) ([]planOp, error) {
+	type key struct{ remote, arch string }
+	summaries := map[key]map[string]installation.RemoteRef{}
+	var plan []planOp
+	var firstErr error
+	planned := map[ref.Ref]bool{}
+	for _, r := range targets {
+		d, err := in.inst.Get(r)
+		if err != nil || planned[r] {
+			continue
+		}
+		k := key{d.Origin, r.Arch}
+		refs, ok := summaries[k]
+		if !ok {
+			_, refs, err = in.inst.FetchSummary(ctx, d.Origin, r.Arch)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("updating %s: %w", r, err)
+				}
+				continue
+			}
+			summaries[k] = refs
+		}
+		rr, ok := refs[r.String()]
+		if !ok {
+			continue
+		}
+		op := planOp{r: r, remote: d.Origin, rr: rr, op: "u", oldMD: string(d.MetadataBytes)}
+		if !in.noDeps {
+			for _, rel := range in.related(op, refs) {
+				if !planned[rel.r] {
+					planned[rel.r] = true
+					plan = append(plan, rel)
+				}
+			}
+		}
+		if rr.Commit != d.Commit {
+			planned[r] = true
+			plan = append(plan, op)
+		}
+	}
+	return plan, firstErr
 }

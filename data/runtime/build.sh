@@ -5,7 +5,8 @@
 #   data/runtime/build.sh REPO [--gpg-sign=KEY --gpg-homedir=DIR]
 #
 # Debian trees are cached under ${PORTHOLE_CACHE:-~/.cache/porthole}/trees
-# (minbase for the Platform, larger = minbase + sdk.packages for the Sdk);
+# (minbase for the Platform, sdk-HASH = minbase + sdk.packages, with the
+# compilers, for the Sdk);
 # each runtime is exported into the archive repository REPO with
 # `porthole build-export --runtime` (canonical permissions: the trees hold
 # setuid files). /etc goes to /usr/etc, as Flatpak runtimes have it.
@@ -24,7 +25,7 @@ packages() { grep -v '^#' "$here/$1.packages" | grep -v '^$' | paste -sd, - || t
 
 mirror() {
 	local m
-	m=$(grep -hoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v security | head -1 || true)
+	m=$(grep -hvE '^[[:space:]]*#' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -1 | tr -d ' ' || true)
 	echo "${m:-http://deb.debian.org/debian}"
 }
 
@@ -35,7 +36,10 @@ tree() {
 		echo "debootstrap $name (bookworm${include:+ + $include})…" >&2
 		rm -rf "$dir"
 		mkdir -p "$cache/trees"
-		debootstrap --variant=minbase ${include:+--include=$include} bookworm "$dir" "$(mirror)" >"$cache/trees/$name.log" 2>&1
+		if ! debootstrap --variant=minbase ${include:+--include=$include} bookworm "$dir" "$(mirror)" >"$cache/trees/$name.log" 2>&1; then
+			echo "debootstrap $name failed; see $cache/trees/$name.log" >&2
+			return 1
+		fi
 		find "$dir/dev" -mindepth 1 \( -type c -o -type b -o -type p -o -type s \) -delete
 		touch "$dir/.complete"
 	fi
@@ -60,7 +64,9 @@ META
 	rm -rf "$build"
 }
 
-platform=$(tree minbase "$(packages platform)")
-sdk=$(tree larger "$(packages sdk)")
+# The Sdk tree's cache name changes with its package list.
+sdkpkgs=$(packages sdk)
+platform=$(tree minbase "$(packages platform)") || exit 1
+sdk=$(tree "sdk-$(printf %s "$sdkpkgs" | sha256sum | cut -c1-12)" "$sdkpkgs") || exit 1
 runtime org.porthole.Platform "$platform"
 runtime org.porthole.Sdk "$sdk"

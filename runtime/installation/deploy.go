@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/porthole-dev/porthole/internal/gvariant"
 	"github.com/porthole-dev/porthole/internal/keyfile"
@@ -38,6 +39,9 @@ type InstallOptions struct {
 // already deployed is ErrAlreadyInstalled.
 func (i *Installation) Install(ctx context.Context, remote string, r ref.Ref, o InstallOptions) (*Deployment, error) {
 	if d, err := i.Get(r); err == nil {
+		// Finish what an interrupted run may have left undone.
+		i.cleanStaging(r)
+		i.UpdateExports()
 		return d, fmt.Errorf("%s: %w", r, ErrAlreadyInstalled)
 	}
 	return i.pullDeploy(ctx, remote, r, o, "install")
@@ -91,7 +95,7 @@ func (i *Installation) pullDeploy(ctx context.Context, remote string, r ref.Ref,
 	}
 	sum := res.Refs[r.String()]
 	if d, err := i.Get(r); err == nil && d.Commit == sum.String() {
-		return d, nil
+		return d, i.UpdateExports()
 	}
 	d, err := i.Deploy(ctx, remote, r, sum, o)
 	if err != nil {
@@ -101,14 +105,29 @@ func (i *Installation) pullDeploy(ctx context.Context, remote string, r ref.Ref,
 	return d, nil
 }
 
-// cleanStaging removes staging directories an interrupted run left.
+// cleanStaging removes what an interrupted run left: staging
+// directories, and deployments that are not the active one.
 func (i *Installation) cleanStaging(r ref.Ref) {
 	base := i.refDir(r)
+	active, _ := os.Readlink(filepath.Join(base, "active"))
 	ents, _ := os.ReadDir(base)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") {
+		if e.IsDir() && e.Name() != active {
 			os.RemoveAll(filepath.Join(base, e.Name()))
 		}
+	}
+}
+
+// crashAt names a point of Deploy where the process kills itself with
+// SIGKILL, as kill -9 would (PORTHOLE_TEST_CRASH_AT, for crash tests):
+// "staged" (checked out, not renamed), "renamed" (complete, not active),
+// "activated" (active, previous deployment and exports not updated).
+var crashAt = os.Getenv("PORTHOLE_TEST_CRASH_AT")
+
+func crashPoint(name string) {
+	if crashAt == name {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
 	}
 }
 
@@ -178,12 +197,18 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 		dm = append(dm, gvariant.DictEntry(gvariant.String("extension-of"), gvariant.Variant(gvariant.String(eo))))
 	}
 	dm = append(dm, gvariant.DictEntry(gvariant.String("timestamp"), gvariant.Variant(gvariant.Uint64(cm.Timestamp))))
+	for _, k := range [][2]string{{"ostree.endoflife", "eol"}, {"ostree.endoflife-rebase", "eolr"}} {
+		if v, ok := metaString(cm, k[0]); ok {
+			dm = append(dm, gvariant.DictEntry(gvariant.String(k[1]), gvariant.Variant(gvariant.String(v))))
+		}
+	}
 	deploy := gvariant.Tuple(gvariant.String(origin), gvariant.String(sum.String()),
 		gvariant.Array(gvariant.MustType("s")), gvariant.Uint64(beUint64(installed)),
 		gvariant.Array(gvariant.MustType("{sv}"), dm...))
 	if err := writeSync(filepath.Join(stage, "deploy"), gvariant.Marshal(deploy)); err != nil {
 		return nil, fmt.Errorf("cannot deploy %s: %w", r, err)
 	}
+	crashPoint("staged")
 	final := filepath.Join(base, sum.String())
 	if _, err := os.Stat(final); err == nil {
 		// A complete deployment of the same commit exists but is not
@@ -195,18 +220,23 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 	}
 	ok = true
 	syncDir(base)
-	if err := atomicSymlink(sum.String(), filepath.Join(base, "active")); err != nil {
-		return nil, fmt.Errorf("cannot activate %s: %w", r, err)
-	}
-	if r.Kind == ref.App {
-		if err := atomicSymlink(r.Arch+"/"+r.Branch, filepath.Join(i.Dir, "app", r.ID, "current")); err != nil {
-			return nil, err
-		}
-	}
+	crashPoint("renamed")
 	// Keep the deployed commit from being pruned.
 	if err := i.repo.SetRef(ctx, "", "deploy/"+r.String(), &sum); err != nil {
 		return nil, err
 	}
+	if r.Kind == ref.App {
+		cur := filepath.Join(i.Dir, "app", r.ID, "current")
+		if old, err := os.Readlink(cur); err != nil || old != r.Arch+"/"+r.Branch {
+			if err := atomicSymlink(r.Arch+"/"+r.Branch, cur); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := atomicSymlink(sum.String(), filepath.Join(base, "active")); err != nil {
+		return nil, fmt.Errorf("cannot activate %s: %w", r, err)
+	}
+	crashPoint("activated")
 	// Remove the previous deployment, and any an interrupted run left.
 	ents, _ := os.ReadDir(base)
 	for _, e := range ents {

@@ -76,6 +76,9 @@ type Deployment struct {
 	Metadata      *metadata.Metadata
 	MetadataBytes []byte
 	Subject       string
+	// EOL and EOLRebase are the commit's end-of-life reason and the ref
+	// that replaces it (deploy file keys eol, eolr).
+	EOL, EOLRebase string
 }
 
 func (i *Installation) refDir(r ref.Ref) string {
@@ -106,6 +109,16 @@ func (i *Installation) Get(r ref.Ref) (*Deployment, error) {
 		}
 		if ts.Type().String() == "t" {
 			d.Timestamp = time.Unix(int64(ts.Uint64()), 0)
+		}
+	}
+	for key, dst := range map[string]*string{"eol": &d.EOL, "eolr": &d.EOLRebase} {
+		if v, ok := v.Index(4).Lookup(key); ok {
+			if v.Type().String() == "v" {
+				v = v.Unbox()
+			}
+			if v.Type().String() == "s" {
+				*dst = v.Str()
+			}
 		}
 	}
 	if d.MetadataBytes, err = os.ReadFile(filepath.Join(cdir, "metadata")); err == nil {

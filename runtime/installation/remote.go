@@ -159,6 +159,9 @@ type RemoteRef struct {
 	InstalledSize uint64
 	DownloadSize  uint64
 	Metadata      string
+	// EOL and EOLRebase: the ref is end-of-life, with a reason or the ref
+	// replacing it (the summary's eol/eolr sparse data).
+	EOL, EOLRebase string
 }
 
 // FetchSummary reads the refs a remote offers for arches (every arch when
@@ -220,6 +223,7 @@ func refsOf(s *summary.Summary) map[string]RemoteRef {
 	refs := map[string]RemoteRef{}
 	for _, r := range s.Refs {
 		rr := RemoteRef{Name: r.Name, Commit: r.Checksum.String()}
+		rr.EOL, rr.EOLRebase = sparseStrings(r.Metadata)
 		if v, ok := r.Lookup("xa.data"); ok {
 			for v.Type().String() == "v" {
 				v = v.Unbox()
@@ -252,5 +256,44 @@ func refsOf(s *summary.Summary) map[string]RemoteRef {
 			}
 		}
 	}
+	if v, ok := s.Lookup("xa.sparse-cache"); ok {
+		for v.Type().String() == "v" {
+			v = v.Unbox()
+		}
+		if v.Type().String() == "a{sa{sv}}" {
+			for k := 0; k < v.Len(); k++ {
+				e := v.Index(k)
+				n := e.Index(0).Str()
+				rr, ok := refs[n]
+				if !ok {
+					continue
+				}
+				d := e.Index(1)
+				var es []summary.Entry
+				for j := 0; j < d.Len(); j++ {
+					es = append(es, summary.Entry{Key: d.Index(j).Index(0).Str(), Value: d.Index(j).Index(1).Unbox()})
+				}
+				rr.EOL, rr.EOLRebase = sparseStrings(es)
+				refs[n] = rr
+			}
+		}
+	}
 	return refs
+}
+
+// sparseStrings returns the eol and eolr strings of a ref's metadata.
+func sparseStrings(es []summary.Entry) (eol, eolr string) {
+	for _, e := range es {
+		v := e.Value
+		if v.Type().String() != "s" {
+			continue
+		}
+		switch e.Key {
+		case "eol":
+			eol = v.Str()
+		case "eolr":
+			eolr = v.Str()
+		}
+	}
+	return eol, eolr
 }

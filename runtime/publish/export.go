@@ -179,7 +179,13 @@ func Export(ctx context.Context, repoDir, dir string, opts ExportOptions) (*Expo
 		set(object.StringValue(opts.EndOfLife), KeyEndOfLife)
 	}
 	if opts.EndOfLifeRebase != "" {
-		set(object.StringValue(opts.EndOfLifeRebase), KeyEndOfLifeRebase)
+		// An ID, recorded as the same kind/arch/branch under that ID.
+		if err := ref.ValidateID(opts.EndOfLifeRebase); err != nil {
+			return nil, fmt.Errorf("invalid name in --end-of-life-rebase: %w", err)
+		}
+		nr := r
+		nr.ID = opts.EndOfLifeRebase
+		set(object.StringValue(nr.String()), KeyEndOfLifeRebase)
 	}
 	data := cm.Marshal()
 	sum, err := repo.WriteMetadata(ctx, object.TypeCommit, data, nil)

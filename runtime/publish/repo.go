@@ -103,7 +103,7 @@ func UpdateRepo(ctx context.Context, dir string, opts UpdateOptions) error {
 	global := globalMetadata(repo)
 	meta := append([]summary.Entry{}, global...)
 	meta = append(meta, summary.Entry{Key: KeyCache, Value: gvariant.Variant(cache)},
-		summary.Entry{Key: KeySparseCache, Value: gvariant.Array(gvariant.MustType("{sa{sv}}"))})
+		summary.Entry{Key: KeySparseCache, Value: sparseCache(entries)})
 	sum, err := summary.Generate(ctx, repo, summary.Options{Metadata: meta, Signers: opts.Signers, Now: now})
 	if err != nil {
 		return err
@@ -112,6 +112,19 @@ func UpdateRepo(ctx context.Context, dir string, opts UpdateOptions) error {
 		return nil
 	}
 	return writeIndex(ctx, dir, sum, entries, opts.Signers)
+}
+
+// sparseCache is xa.sparse-cache: ref → {eol, eolr} for the refs that
+// have any.
+func sparseCache(entries []cacheEntry) gvariant.Value {
+	var elems []gvariant.Value
+	for _, e := range entries {
+		if len(e.sparse) > 0 {
+			elems = append(elems, gvariant.DictEntry(gvariant.String(e.ref),
+				gvariant.Array(gvariant.MustType("{sv}"), e.sparse...)))
+		}
+	}
+	return gvariant.Array(gvariant.MustType("{sa{sv}}"), elems...)
 }
 
 func saveRepoConfig(repo *store.Repo, opts UpdateOptions) error {
@@ -159,7 +172,8 @@ type cacheEntry struct {
 	commit object.Checksum
 	size   uint64
 	ts     uint64
-	data   gvariant.Value // (tts)
+	data   gvariant.Value   // (tts)
+	sparse []gvariant.Value // {sv}: eol, eolr
 }
 
 func collectCache(ctx context.Context, repo *store.Repo) (gvariant.Value, []cacheEntry, error) {
@@ -198,6 +212,14 @@ func collectCache(ctx context.Context, repo *store.Repo) (gvariant.Value, []cach
 				dl = swap64(v.Uint64())
 			}
 		}
+		var sparse []gvariant.Value
+		for _, k := range [][2]string{{KeyEndOfLife, "eol"}, {KeyEndOfLifeRebase, "eolr"}} {
+			if e, ok := cm.Metadata.Lookup(k[0]); ok {
+				if v, err := e.Variant(); err == nil && v.Type().String() == "s" {
+					sparse = append(sparse, gvariant.DictEntry(gvariant.String(k[1]), gvariant.Variant(v)))
+				}
+			}
+		}
 		if e, ok := cm.Metadata.Lookup(KeyMetadata); ok {
 			if v, err := e.Variant(); err == nil && v.Type().String() == "s" {
 				md = v.Str()
@@ -208,7 +230,7 @@ func collectCache(ctx context.Context, repo *store.Repo) (gvariant.Value, []cach
 		}
 		val := gvariant.Tuple(summary.BEUint64(inst), summary.BEUint64(dl), gvariant.String(md))
 		elems = append(elems, gvariant.DictEntry(gvariant.String(n), val))
-		entries = append(entries, cacheEntry{ref: n, commit: refs[n], size: uint64(len(data)), ts: cm.Timestamp, data: val})
+		entries = append(entries, cacheEntry{ref: n, commit: refs[n], size: uint64(len(data)), ts: cm.Timestamp, data: val, sparse: sparse})
 	}
 	return gvariant.Array(cacheType.Elem(), elems...), entries, nil
 }
@@ -248,9 +270,9 @@ func writeIndex(ctx context.Context, dir string, main *summary.Summary, entries 
 	for _, a := range arches {
 		var refs []gvariant.Value
 		for _, e := range byArch[a] {
-			md := gvariant.Array(gvariant.MustType("{sv}"),
-				gvariant.DictEntry(gvariant.String(KeyData), gvariant.Variant(e.data)),
-				gvariant.DictEntry(gvariant.String(KeyTimestamp), gvariant.Variant(summary.BEUint64(e.ts))))
+			md := gvariant.Array(gvariant.MustType("{sv}"), append(append([]gvariant.Value{
+				gvariant.DictEntry(gvariant.String(KeyData), gvariant.Variant(e.data))}, e.sparse...),
+				gvariant.DictEntry(gvariant.String(KeyTimestamp), gvariant.Variant(summary.BEUint64(e.ts))))...)
 			refs = append(refs, gvariant.Tuple(gvariant.String(e.ref),
 				gvariant.Tuple(gvariant.Uint64(e.size), gvariant.Bytes(e.commit[:]), md)))
 		}
