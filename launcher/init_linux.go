@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -70,6 +71,8 @@ func initMain() int {
 		return report(fdError, "init", "reading spec", err)
 	}
 	spec := &cfg.Spec
+	statusFd := fdExtra + cfg.NExtra
+	unix.CloseOnExec(statusFd)
 	tr := tracer{on: cfg.Trace, who: "init"}
 	tr.markAt("main", tStart)
 	trace := tr.mark
@@ -157,6 +160,9 @@ func initMain() int {
 	forward := isatty(0)
 	code := r.run(pid, forward)
 	trace("command exited")
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(code))
+	unix.Write(statusFd, b[:])
 	return code
 }
 

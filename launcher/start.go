@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,10 +73,13 @@ type Process struct {
 	// drained.
 	copies  []chan error
 	closers []*os.File
+	// status is where pid 1 writes the command's exit status.
+	status *os.File
 	// mu guards reaped: once pid 1 is reaped its pid may be reused, so
 	// Signal must not kill it any more.
 	mu     sync.Mutex
 	reaped bool
+	waited bool
 	code   int
 	err    error
 }
@@ -135,6 +139,14 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	}
 	defer errR.Close()
 	defer errW.Close()
+	// pid 1 writes the command's exit status here before it exits, so
+	// that Wait returns without waiting for the namespaces to be torn
+	// down (bwrap's monitor returns on its event fd likewise).
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("starting sandbox: %w", err)
+	}
+	defer statusW.Close()
 
 	p := &Process{tr: tr}
 	stdio, err := p.stdio(opts)
@@ -145,6 +157,7 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	for _, f := range opts.ExtraFiles {
 		files = append(files, f.Fd())
 	}
+	files = append(files, statusW.Fd())
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID)
 	if !spec.ShareIPC {
 		flags |= unix.CLONE_NEWIPC
@@ -174,11 +187,14 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	p.closeChildEnds()
 	if err != nil {
 		p.abandon()
+		statusR.Close()
 		return nil, fmt.Errorf("starting sandbox: %w", err)
 	}
 	p.Pid = pid
+	p.status = statusR
 	cfgR.Close()
 	errW.Close()
+	statusW.Close()
 	tr.mark("init forked")
 
 	if !spec.Seccomp.Disabled {
@@ -321,11 +337,30 @@ func (p *Process) Signal(sig os.Signal) error {
 // (128+signal when it was killed).
 func (p *Process) Wait() (int, error) {
 	p.mu.Lock()
-	if p.reaped {
+	if p.waited {
 		defer p.mu.Unlock()
 		return p.code, p.err
 	}
 	p.mu.Unlock()
+	if p.status != nil {
+		var b [4]byte
+		_, err := io.ReadFull(p.status, b[:])
+		p.status.Close()
+		p.status = nil
+		if err == nil {
+			p.tr.mark("status read")
+			// pid 1 is exiting; it is reaped in the background.
+			go p.reap()
+			for _, c := range p.copies {
+				<-c
+			}
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.code = int(int32(binary.LittleEndian.Uint32(b[:])))
+			p.waited = true
+			return p.code, nil
+		}
+	}
 	// Wait for the exit without reaping, so that the pid stays ours
 	// while Signal may still use it.
 	var info unix.Siginfo
@@ -337,7 +372,7 @@ func (p *Process) Wait() (int, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.reaped {
+	if p.waited {
 		return p.code, p.err
 	}
 	var ws unix.WaitStatus
@@ -351,7 +386,7 @@ func (p *Process) Wait() (int, error) {
 		}
 		break
 	}
-	p.reaped = true
+	p.reaped, p.waited = true, true
 	p.tr.mark("sandbox exited")
 	for _, c := range p.copies {
 		<-c
@@ -363,6 +398,19 @@ func (p *Process) Wait() (int, error) {
 		}
 	}
 	return p.code, p.err
+}
+
+// reap collects pid 1 after Wait got the status from it.
+func (p *Process) reap() {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(p.Pid, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
 }
 
 // Run starts the sandbox, forwards the termination signals delivered to
