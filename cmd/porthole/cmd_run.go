@@ -18,8 +18,10 @@ import (
 
 	"github.com/porthole-dev/porthole/internal/runspec"
 	"github.com/porthole-dev/porthole/launcher"
-	"github.com/porthole-dev/porthole/runtime/installed"
+	"github.com/porthole-dev/porthole/runtime/installation"
+	"github.com/porthole-dev/porthole/runtime/metadata"
 	"github.com/porthole-dev/porthole/runtime/permissions"
+	"github.com/porthole-dev/porthole/runtime/ref"
 	"golang.org/x/term"
 )
 
@@ -122,6 +124,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	appPath := fs.String("app-path", "", "use PATH as the app's files instead of the installed ones")
 	usrPath := fs.String("usr-path", "", "use PATH as the runtime's files instead of the installed ones")
 	fileForwarding := fs.Bool("file-forwarding", false, "forward @@ … @@ file arguments")
+	appCommit := fs.String("commit", "", "run this deployed commit of the app")
+	runtimeCommit := fs.String("runtime-commit", "", "use this deployed commit of the runtime")
 	noDocs := fs.Bool("no-documents-portal", false, "don't start or use the document portal")
 	for _, n := range []string{"no-session-bus", "session-bus", "no-a11y-bus", "a11y-bus", "log-session-bus", "log-system-bus", "log-a11y-bus", "parent-expose-pids", "parent-share-pids"} {
 		fs.Bool(n, false, "accepted for compatibility")
@@ -161,18 +165,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var appMeta []byte
 	var appInst string
-	if d, err := installed.Find(insts, installed.App, appID, *arch, *branch); err == nil {
-		appMeta, err = d.Metadata()
+	if d, err := installation.FindDeployed(insts, ref.App, appID, *arch, *branch, *appCommit); err == nil {
+		appMeta, err = d.MetadataBytes()
 		if err != nil {
 			fmt.Fprintf(stderr, "error: %v\n", err)
 			return 1
 		}
-		in.AppFiles, in.AppCommit, in.Arch, in.Branch, appInst = d.Files, d.Commit, d.Arch, d.Branch, d.Installation
-	} else if *appPath == "" {
-		fmt.Fprintf(stderr, "error: app/%s/%s/%s not installed\n", appID, orDefault(*arch, installed.NativeArch()), *branch)
+		in.AppFiles, in.AppCommit, in.Arch, in.Branch, appInst = d.Files(), d.Commit, d.Ref.Arch, d.Ref.Branch, d.Installation
+	} else if *appPath == "" || *appCommit != "" {
+		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	} else {
-		in.Arch, in.Branch = orDefault(*arch, installed.NativeArch()), orDefault(*branch, "master")
+		in.Arch, in.Branch = orDefault(*arch, ref.NativeArch()), orDefault(*branch, "master")
 		appMeta, _ = os.ReadFile(filepath.Join(filepath.Dir(filepath.Clean(*appPath)), "metadata"))
 	}
 	if *appPath != "" {
@@ -208,15 +212,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			rid, rbranch = "org.porthole.Host", "master"
 		}
 	} else {
-		d, err := installed.Find(append([]string{appInst}, insts...), installed.Runtime, rid, rarch, rbranch)
+		d, err := installation.FindDeployed(append([]string{appInst}, insts...), ref.Runtime, rid, rarch, rbranch, *runtimeCommit)
 		if err != nil {
-			fmt.Fprintf(stderr, "error: runtime/%s/%s/%s not installed\n", rid, rarch, rbranch)
+			fmt.Fprintf(stderr, "error: %v\n", err)
 			return 1
 		}
-		in.RuntimeFiles, in.RuntimeCommit, rbranch = d.Files, d.Commit, d.Branch
-		if data, err := d.Metadata(); err == nil {
+		in.RuntimeFiles, in.RuntimeCommit, rbranch = d.Files(), d.Commit, d.Ref.Branch
+		if data, err := d.MetadataBytes(); err == nil {
 			runtimeCtx, _, _ = loadMetadataContext(data)
+			in.RuntimeExtensions = extensionsOf([]string{userDir, systemDir}, data, rarch, rbranch)
 		}
+	}
+	if in.AppFiles != "" {
+		in.AppExtensions = extensionsOf([]string{userDir, systemDir}, appMeta, in.Arch, in.Branch)
 	}
 	in.RuntimeRef = fmt.Sprintf("runtime/%s/%s/%s", rid, rarch, orDefault(rbranch, "master"))
 
@@ -314,6 +322,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return code
+}
+
+// extensionsOf resolves the extension points of a metadata file for a
+// ref of arch and branch to the installed extensions to mount.
+func extensionsOf(dirs []string, data []byte, arch, branch string) []runspec.Extension {
+	md, err := metadata.Parse(data)
+	if err != nil {
+		return nil
+	}
+	var out []runspec.Extension
+	for _, e := range installation.ListExtensions(dirs, md, arch, branch) {
+		out = append(out, runspec.Extension{ID: e.InstalledID, Commit: e.Commit, Files: e.Files, Dir: e.Directory,
+			SubdirSuffix: e.SubdirSuffix, AddLdPath: e.AddLdPath, MergeDirs: e.MergeDirs, NeedsTmpfs: e.NeedsTmpfs})
+	}
+	return out
 }
 
 func orDefault(s, def string) string {

@@ -23,10 +23,12 @@ type LdCacheRunner func(ctx context.Context, spec *launcher.Spec) (int, error)
 
 // ldCacheKey is sha256(app commit, runtime commit, app extensions,
 // runtime extensions), as Flatpak computes it.
-func ldCacheKey(in Input) string {
+func ldCacheKey(in Input, appExt, runtimeExt string) string {
 	h := sha256.New()
 	h.Write([]byte(in.AppCommit))
 	h.Write([]byte(in.RuntimeCommit))
+	h.Write([]byte(appExt))
+	h.Write([]byte(runtimeExt))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -57,7 +59,7 @@ func (b *builder) generateLdConf() bool {
 // miss. The cache lives in ~/.var/app/ID/.ld.so/<key> (under --sandbox,
 // ~/.cache/flatpak/ld.so, regenerated each run).
 func (b *builder) ldCache(ctx context.Context, base []launcher.Mount) ([]byte, error) {
-	key := ldCacheKey(b.in)
+	key := ldCacheKey(b.in, b.appExt, b.runtimeExt)
 	dir := filepath.Join(b.appDir, ".ld.so")
 	if b.in.Sandbox {
 		dir = filepath.Join(b.host.Home, ".cache", "flatpak", "ld.so")

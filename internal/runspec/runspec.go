@@ -53,6 +53,9 @@ type Input struct {
 	// between @@ markers in Args are exported through it.
 	Documents      Documents
 	FileForwarding bool
+	// AppExtensions and RuntimeExtensions are mounted under /app and
+	// /usr, each list in priority order.
+	AppExtensions, RuntimeExtensions []Extension
 }
 
 // Host describes the calling user and machine.
@@ -97,6 +100,9 @@ type builder struct {
 	// vis is the export table: host paths visible at the same path.
 	vis   map[string]visKind
 	notes []string
+	// appExt and runtimeExt are the ID=COMMIT lists of the mounted
+	// extensions.
+	appExt, runtimeExt string
 }
 
 func (b *builder) add(m ...launcher.Mount) { b.mounts = append(b.mounts, m...) }
@@ -150,10 +156,15 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	} else {
 		b.add(launcher.Mount{Type: launcher.Dir, Dest: "/app"})
 	}
-	base := append([]launcher.Mount(nil), b.mounts...)
 	if in.OriginalAppFiles != "" && in.OriginalAppFiles != in.AppFiles {
 		b.add(launcher.Mount{Type: launcher.ROBind, Source: in.OriginalAppFiles, Dest: "/run/parent/app"})
 	}
+	// 3: extensions, the app's then the runtime's.
+	useCache := b.useLdCache()
+	appLd, runtimeLd := "", ""
+	b.appExt, appLd = b.extensions("app", "/app", in.AppExtensions, useCache)
+	b.runtimeExt, runtimeLd = b.extensions("runtime", "/usr", in.RuntimeExtensions, useCache)
+	base := append([]launcher.Mount(nil), b.mounts...)
 	// 4-5: basics.
 	b.add(
 		launcher.Mount{Type: launcher.Proc, Dest: "/proc"},
@@ -204,7 +215,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	// 13: ld.so: a generated cache, or else libraries in /app/lib are
 	// found through LD_LIBRARY_PATH, as Flatpak does.
 	ldPath := ""
-	if b.useLdCache() {
+	if useCache {
 		cache, err := b.ldCache(ctx, base)
 		if err != nil {
 			return nil, err
@@ -216,6 +227,9 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	} else if in.AppFiles != "" {
 		ldPath = "/app/lib"
 	}
+	// Extensions' library directories without the cache: the app's
+	// first, the runtime's last.
+	ldPath = joinNonEmpty(":", appLd, ldPath, runtimeLd)
 
 	// 14: instance.
 	info := b.appInfo(iid)
@@ -410,22 +424,24 @@ func (b *builder) devices() {
 func (b *builder) appInfo(iid string) *appinfo.Info {
 	in := b.in
 	info := &appinfo.Info{
-		IsRuntime:       in.AppFiles == "",
-		Name:            in.AppID,
-		Runtime:         in.RuntimeRef,
-		InstanceID:      iid,
-		InstancePath:    map[bool]string{false: b.appDir}[in.Sandbox],
-		AppPath:         in.AppFiles,
-		OriginalAppPath: map[bool]string{true: in.OriginalAppFiles}[in.OriginalAppFiles != in.AppFiles],
-		AppCommit:       in.AppCommit,
-		RuntimePath:     in.RuntimeFiles,
-		RuntimeCommit:   in.RuntimeCommit,
-		Branch:          in.Branch,
-		Arch:            in.Arch,
-		FlatpakVersion:  FlatpakVersion,
-		Sandbox:         in.Sandbox,
-		Devel:           in.Devel,
-		Context:         b.ctx.Bytes(true),
+		IsRuntime:         in.AppFiles == "",
+		Name:              in.AppID,
+		Runtime:           in.RuntimeRef,
+		InstanceID:        iid,
+		InstancePath:      map[bool]string{false: b.appDir}[in.Sandbox],
+		AppPath:           in.AppFiles,
+		OriginalAppPath:   map[bool]string{true: in.OriginalAppFiles}[in.OriginalAppFiles != in.AppFiles],
+		AppCommit:         in.AppCommit,
+		RuntimePath:       in.RuntimeFiles,
+		RuntimeCommit:     in.RuntimeCommit,
+		Branch:            in.Branch,
+		Arch:              in.Arch,
+		FlatpakVersion:    FlatpakVersion,
+		Sandbox:           in.Sandbox,
+		Devel:             in.Devel,
+		Context:           b.ctx.Bytes(true),
+		AppExtensions:     b.appExt,
+		RuntimeExtensions: b.runtimeExt,
 	}
 	info.SessionBusProxy = !b.ctx.Has(permissions.KeySockets, "session-bus")
 	info.SystemBusProxy = !b.ctx.Has(permissions.KeySockets, "system-bus")
@@ -472,4 +488,14 @@ func (b *builder) runtimeDirLinks() {
 			b.warnf("cannot create %s: %v", p, err)
 		}
 	}
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
 }
