@@ -2,8 +2,10 @@ package tests
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
 
@@ -75,6 +77,52 @@ func TestRunInfoShowPermissions(t *testing.T) {
 		_, theirs := both("info", "--system", "--show-permissions", "org.test.Probe")
 		if ours != theirs {
 			t.Errorf("system installation:\n--- flatpak\n%s\n--- porthole\n%s", theirs, ours)
+		}
+	})
+}
+
+// TestRunCommit runs the deployed commits by name (run --commit,
+// --runtime-commit) like flatpak run, and refuses commits that are not
+// deployed, as flatpak run does.
+func TestRunCommit(t *testing.T) {
+	b := needRunBins(t)
+	f := needRunFixture(t)
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		commit := func(name string) string {
+			out, err := runAs(t, u, home, f.inst, "flatpak", "info", "--user", "--show-commit", name)
+			if err != nil {
+				t.Fatalf("flatpak info: %v\n%s", err, out)
+			}
+			return strings.TrimSpace(out)
+		}
+		app, rt := commit("org.test.Probe"), commit("org.test.Platform")
+		args := []string{"run", "--user", "--commit=" + app, "--runtime-commit=" + rt, "org.test.Probe", "info"}
+		want, err := runAs(t, u, home, f.inst, "flatpak", args...)
+		if err != nil {
+			t.Fatalf("flatpak %v: %v\n%s", args, err, want)
+		}
+		got, err := runAs(t, u, home, f.inst, b.porthole, args...)
+		if err != nil {
+			t.Fatalf("porthole %v: %v\n%s", args, err, got)
+		}
+		if u.IsRoot() {
+			want, got = dropCaps(want), dropCaps(got)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("probe output differs (-flatpak +porthole):\n%s", diff)
+		}
+		bad := strings.Repeat("0", 64)
+		for _, a := range [][]string{
+			{"run", "--user", "--commit=" + bad, "org.test.Probe"},
+			{"run", "--user", "--runtime-commit=" + bad, "org.test.Probe"},
+		} {
+			if _, err := runAs(t, u, home, f.inst, "flatpak", a...); err == nil {
+				t.Errorf("flatpak %v succeeded", a)
+			}
+			if out, err := runAs(t, u, home, f.inst, b.porthole, a...); err == nil || !strings.Contains(out, "not installed") {
+				t.Errorf("porthole %v: %v\n%s", a, err, out)
+			}
 		}
 	})
 }
