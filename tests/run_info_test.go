@@ -126,3 +126,37 @@ func TestRunCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestRunInfoShowExtensions compares the extension blocks of `info
+// --show-extensions` with flatpak's for the runtime and the app of the
+// extension fixture.
+func TestRunInfoShowExtensions(t *testing.T) {
+	b := needRunBins(t)
+	testenv.RequireCommand(t, "flatpak")
+	inst, err := buildExtFixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		blocks := func(out string) string {
+			if i := strings.Index(out, "\n   Extension:"); i >= 0 {
+				return out[i:]
+			}
+			return ""
+		}
+		for _, name := range []string{"org.test.ExtPlatform", "org.test.ExtProbe"} {
+			want, err := runAs(t, u, home, inst, "flatpak", "info", "--user", "--show-extensions", name)
+			if err != nil {
+				t.Fatalf("flatpak info: %v\n%s", err, want)
+			}
+			got, err := runAs(t, u, home, inst, b.porthole, "info", "--user", "-e", name)
+			if err != nil {
+				t.Fatalf("porthole info: %v\n%s", err, got)
+			}
+			if blocks(want) == "" || blocks(got) != blocks(want) {
+				t.Errorf("%s: extensions differ:\n--- flatpak\n%s\n--- porthole\n%s", name, blocks(want), blocks(got))
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/porthole-dev/porthole/internal/progress"
 	"github.com/porthole-dev/porthole/runtime/installation"
@@ -22,6 +23,8 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	showRef := fs.Bool("show-ref", false, "show ref")
 	showCommit := fs.Bool("show-commit", false, "show commit")
 	showLoc := fs.Bool("show-location", false, "show location")
+	showExt := fs.Bool("show-extensions", false, "show extensions")
+	fs.BoolVar(showExt, "e", false, "show extensions")
 	pos, ok := parseStoreFlags(fs, args, stderr)
 	if !ok {
 		return 1
@@ -44,10 +47,11 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		d, err := inst.Get(r)
-		inst.Close()
 		if err != nil {
+			inst.Close()
 			return fail(stderr, err)
 		}
+		defer inst.Close()
 		switch {
 		case *showMeta:
 			stdout.Write(d.MetadataBytes)
@@ -65,6 +69,9 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, d.Dir)
 		default:
 			printInfo(stdout, inst, d)
+		}
+		if *showExt {
+			printExtensions(stdout, inst, d)
 		}
 		return 0
 	}
@@ -130,4 +137,29 @@ func deployPermissions(ctx context.Context, inst *installation.Installation, d *
 		*o.dst = c
 	}
 	return permissions.Effective(l), nil
+}
+
+// printExtensions lists the installed extensions of d's extension points
+// as `flatpak info --show-extensions` does, looked up in d's
+// installation.
+func printExtensions(w io.Writer, inst *installation.Installation, d *installation.Deployment) {
+	const width = len("Installation:")
+	row := func(k, v string) { fmt.Fprintf(w, "%*s %s\n", width, k+":", v) }
+	for _, e := range installation.ListExtensions([]string{userInstallation(), systemInstallation()}, d.Metadata, d.Ref.Arch, d.Ref.Branch) {
+		origin, commit, size := "-", "unmaintained", "unknown"
+		if !e.Unmaintained {
+			commit = e.Commit
+			if ed, err := inst.Get(e.Ref); err == nil {
+				origin, commit = ed.Origin, ed.Commit
+				// g_format_size separates with a no-break space.
+				size = strings.ReplaceAll(progress.FormatBytes(int64(ed.InstalledSize)), " ", "\u00a0")
+			}
+		}
+		fmt.Fprintln(w)
+		row("Extension", e.Ref.String())
+		row("ID", e.Point)
+		row("Origin", origin)
+		row("Commit", commit)
+		row("Installed", size)
+	}
 }
