@@ -35,10 +35,11 @@ TEST_USER := porthole-test
 TEST_UID  := 4242
 
 # Binaries: every cmd/ directory. porthole-init must stay pure Go (it is the
-# re-exec'd sandbox stage); services are linked dynamically (external test
-# harnesses run ldd on them).
+# re-exec'd sandbox stage), and so must porthole-dbus-proxy (`porthole
+# dbus-proxy` execs it before its own runtime starts, to start fast);
+# services are linked dynamically (external test harnesses run ldd on them).
 COMMANDS     := $(notdir $(wildcard cmd/*))
-STATIC_CMDS  := porthole-init
+STATIC_CMDS  := porthole-init porthole-dbus-proxy
 BINARIES     := $(addprefix $(BUILD)/,$(COMMANDS))
 
 .PHONY: all build test vet staticcheck gotest demo deps deps-check bench fuzz install clean

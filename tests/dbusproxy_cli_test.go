@@ -2,8 +2,10 @@ package tests
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -145,5 +147,41 @@ func TestDBusProxyFDPassingBothWays(t *testing.T) {
 		if got := dpFDFromService("org.test.Talk")(t, w, c); got != "ok read [made by org.test.Talk]" {
 			t.Fatalf("fd from service #%d = %s", i, got)
 		}
+	}
+}
+
+// TestDBusProxyHandOff: `porthole dbus-proxy` runs as porthole-dbus-proxy
+// when that binary is next to porthole (the fast start), and in porthole
+// itself when it is not; both proxy alike.
+func TestDBusProxyHandOff(t *testing.T) {
+	bin := dbusProxyCommand(t, "ours")
+	alone := t.TempDir() + "/porthole"
+	data, err := os.ReadFile(bin[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ bin, wantExe string }{
+		{bin[0], filepath.Join(filepath.Dir(bin[0]), "porthole-dbus-proxy")},
+		{alone, alone},
+	} {
+		t.Run(filepath.Base(tc.wantExe), func(t *testing.T) {
+			bus := dpNewBus(t)
+			sock := t.TempDir() + "/p"
+			cmd := startDBusProxy(t, []string{tc.bin, "dbus-proxy"}, bus.Address(), sock, "--filter")
+			if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid)); err != nil || exe != tc.wantExe {
+				t.Errorf("proxy runs %q (%v), want %q", exe, err, tc.wantExe)
+			}
+			var names []string
+			if err := dbusProxyConnect(t, sock).BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names); err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(names)
+			if got := dpNormalize(strings.Join(names, " ")); got != ":1.N org.freedesktop.DBus" {
+				t.Errorf("ListNames = %q", got)
+			}
+		})
 	}
 }

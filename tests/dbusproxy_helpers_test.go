@@ -17,27 +17,36 @@ import (
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
 
-// dbusProxyPorthole builds cmd/porthole once per test binary, into one
-// shared file under the temp dir (built aside, then renamed over, so that
-// concurrent test processes never exec a half-written file and runs leave
-// no binaries behind).
+// dbusProxyPorthole builds cmd/porthole and, next to it, the pure-Go
+// cmd/porthole-dbus-proxy that `porthole dbus-proxy` hands over to (as
+// `make` does), once per test binary, into one shared directory under the
+// temp dir (each built aside, then renamed over, so that concurrent test
+// processes never exec a half-written file and runs leave no binaries
+// behind). It returns the porthole binary.
 var dbusProxyPorthole = sync.OnceValues(func() (string, error) {
 	dir := filepath.Join(os.TempDir(), "porthole-dbusproxy-test")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, "porthole-*")
-	if err != nil {
-		return "", err
+	for _, name := range []string{"porthole-dbus-proxy", "porthole"} {
+		tmp, err := os.CreateTemp(dir, name+"-*")
+		if err != nil {
+			return "", err
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		cmd := exec.Command("go", "build", "-o", tmp.Name(), "github.com/porthole-dev/porthole/cmd/"+name)
+		if name == "porthole-dbus-proxy" {
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", name, err, out)
+		}
+		if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+			return "", err
+		}
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	out, err := exec.Command("go", "build", "-o", tmp.Name(), "github.com/porthole-dev/porthole/cmd/porthole").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	bin := filepath.Join(dir, "porthole")
-	return bin, os.Rename(tmp.Name(), bin)
+	return filepath.Join(dir, "porthole"), nil
 })
 
 // dbusProxyCommand returns the command line prefix of a proxy under test:

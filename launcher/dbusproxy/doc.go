@@ -23,8 +23,11 @@
 // [System Bus Policy] entries, "none"/"see"/"talk"/"own"), Merge adds one
 // policy to another, Args renders a policy as xdg-dbus-proxy options.
 // `porthole dbus-proxy` is the xdg-dbus-proxy command line over this
-// package: several ADDRESS PATH groups, --args=FD, 'x' on --fd once every
-// socket listens, exit when that fd hangs up.
+// package (package proxycli): several ADDRESS PATH groups, --args=FD, 'x'
+// on --fd once every socket listens, exit when that fd hangs up. To start as
+// fast as xdg-dbus-proxy, the porthole binary hands that verb over, before
+// its Go runtime starts, to the small pure-Go porthole-dbus-proxy installed
+// beside it.
 //
 // # Glossary
 //
