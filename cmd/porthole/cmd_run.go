@@ -127,7 +127,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	appCommit := fs.String("commit", "", "run this deployed commit of the app")
 	runtimeCommit := fs.String("runtime-commit", "", "use this deployed commit of the runtime")
 	noDocs := fs.Bool("no-documents-portal", false, "don't start or use the document portal")
-	for _, n := range []string{"no-session-bus", "session-bus", "no-a11y-bus", "a11y-bus", "log-session-bus", "log-system-bus", "log-a11y-bus", "parent-expose-pids", "parent-share-pids"} {
+	a11y := -1 // default: proxied unless --sandbox
+	fs.BoolFunc("a11y-bus", "proxy accessibility bus calls (default except when sandboxed)", func(string) error { a11y = 1; return nil })
+	fs.BoolFunc("no-a11y-bus", "don't proxy accessibility bus calls", func(string) error { a11y = 0; return nil })
+	for _, n := range []string{"no-session-bus", "session-bus", "log-session-bus", "log-system-bus", "log-a11y-bus", "parent-expose-pids", "parent-share-pids"} {
 		fs.Bool(n, false, "accepted for compatibility")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -142,12 +145,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	appID := fs.Arg(0)
 	appArgs := fs.Args()[1:]
-	// The document portal answers (or is activated) while the app is
-	// looked up.
-	var docs *runspec.SessionDocuments
-	if !*sandbox && !*noDocs {
-		docs = runspec.StartDocuments(ctx, os.Environ())
-		defer docs.Close()
+	// The document portal and the accessibility bus answer (the portal
+	// may be activated) while the app is looked up.
+	if a11y == -1 {
+		a11y = map[bool]int{true: 0, false: 1}[*sandbox]
+	}
+	wantDocs := !*sandbox && !*noDocs
+	var session *runspec.Session
+	if wantDocs || a11y == 1 {
+		session = runspec.StartSession(ctx, os.Environ(), wantDocs, a11y == 1)
+		defer session.Close()
 	}
 	userDir, systemDir := userInstallation(), systemInstallation()
 	insts := []string{userDir, systemDir}
@@ -160,8 +167,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The app.
 	in := runspec.Input{AppID: appID, Devel: *devel, Sandbox: *sandbox, DieWithParent: *dieWithParent,
 		Command: *command, Args: appArgs, Cwd: *cwd, CommandLine: cli, FileForwarding: *fileForwarding}
-	if docs != nil {
-		in.Documents = docs
+	if wantDocs {
+		in.Documents = session
+	}
+	if a11y == 1 {
+		in.A11y = session
 	}
 	var appMeta []byte
 	var appInst string
@@ -260,8 +270,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	res, err := runspec.Build(ctx, in, host)
-	if docs != nil {
-		docs.Close()
+	if session != nil {
+		session.Close()
 	}
 	if trace {
 		fmt.Fprintf(stderr, "trace: build %v\n", time.Since(t0))

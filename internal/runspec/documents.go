@@ -37,17 +37,43 @@ const (
 	docsTimeout = 30 * time.Second
 )
 
-// SessionDocuments is the document portal on the session bus. The
-// connection and the GetMountPoint call (which D-Bus-activates the
-// portal) start at once, in the background, so that they overlap with
-// the rest of the run's set-up.
-type SessionDocuments struct {
-	done   chan struct{}
+// ErrNoA11yBus reports that no accessibility bus address was found.
+var ErrNoA11yBus = errors.New("accessibility bus not available")
+
+// A11yBus finds the accessibility bus.
+type A11yBus interface {
+	// A11yAddress returns the bus address org.a11y.Bus gives, or
+	// ErrNoA11yBus.
+	A11yAddress(ctx context.Context) (string, error)
+}
+
+// Session holds the run's questions to the session bus: the document
+// portal's mount point (GetMountPoint, which D-Bus-activates the portal)
+// and the accessibility bus address (org.a11y.Bus GetAddress). One
+// connection; the calls start at once, in the background, so that they
+// overlap with the rest of the run's set-up.
+type Session struct {
 	cancel context.CancelFunc
 	once   sync.Once
+	connc  chan struct{}
 	conn   *dbus.Conn
-	mount  string
-	err    error
+	docs   answer
+	a11y   answer
+}
+
+type answer struct {
+	done chan struct{}
+	val  string
+	err  error
+}
+
+func (a *answer) wait(ctx context.Context) (string, error) {
+	select {
+	case <-a.done:
+		return a.val, a.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // SessionBusAddress returns the session bus address as GLib finds it:
@@ -73,59 +99,77 @@ func SessionBusAddress(env []string) string {
 	return ""
 }
 
-// StartDocuments connects to the session bus of env and asks the
-// document portal for its mount point.
-func StartDocuments(ctx context.Context, env []string) *SessionDocuments {
+// StartSession connects to the session bus of env and asks the questions
+// wanted: docs for the document portal, a11y for the accessibility bus.
+func StartSession(ctx context.Context, env []string, docs, a11y bool) *Session {
 	ctx, cancel := context.WithCancel(ctx)
-	d := &SessionDocuments{done: make(chan struct{}), cancel: cancel}
+	s := &Session{cancel: cancel, connc: make(chan struct{}),
+		docs: answer{done: make(chan struct{})}, a11y: answer{done: make(chan struct{})}}
 	addr := SessionBusAddress(env)
 	go func() {
-		defer close(d.done)
+		defer close(s.connc)
+		fail := func(err error) {
+			s.docs.err = fmt.Errorf("%w: %v", ErrNoPortal, err)
+			s.a11y.err = fmt.Errorf("%w: %v", ErrNoA11yBus, err)
+			close(s.docs.done)
+			close(s.a11y.done)
+		}
 		if addr == "" {
-			d.err = fmt.Errorf("%w: no session bus", ErrNoPortal)
+			fail(errors.New("no session bus"))
 			return
 		}
 		conn, err := dbus.Connect(addr, dbus.WithContext(ctx))
 		if err != nil {
-			d.err = fmt.Errorf("%w: %v", ErrNoPortal, err)
+			fail(err)
 			return
 		}
-		d.conn = conn
-		cctx, cancel := context.WithTimeout(ctx, docsTimeout)
-		defer cancel()
-		var mp []byte
-		if err := conn.Object(docsName, docsPath).CallWithContext(cctx, docsIface+".GetMountPoint", 0).Store(&mp); err != nil {
-			var de dbus.Error
-			if errors.As(err, &de) && de.Name == "org.freedesktop.DBus.Error.ServiceUnknown" {
-				d.err = fmt.Errorf("%w: %s", ErrNoPortal, de.Name)
-			} else {
-				d.err = fmt.Errorf("%w: %v", ErrNoPortal, err)
+		s.conn = conn
+		ask := func(want bool, a *answer, sentinel error, dest string, path dbus.ObjectPath, method string, decode func(*dbus.Call) (string, error)) {
+			defer close(a.done)
+			if !want {
+				a.err = fmt.Errorf("%w: not asked", sentinel)
+				return
 			}
-			return
+			cctx, cancel := context.WithTimeout(ctx, docsTimeout)
+			defer cancel()
+			v, err := decode(conn.Object(dest, path).CallWithContext(cctx, method, 0))
+			if err != nil {
+				var de dbus.Error
+				if errors.As(err, &de) {
+					err = errors.New(de.Name)
+				}
+				a.err = fmt.Errorf("%w: %v", sentinel, err)
+				return
+			}
+			if v == "" {
+				a.err = fmt.Errorf("%w: empty answer", sentinel)
+			}
+			a.val = v
 		}
-		d.mount = strings.TrimRight(string(mp), "\x00")
-		if d.mount == "" {
-			d.err = fmt.Errorf("%w: empty mount point", ErrNoPortal)
-		}
+		go ask(a11y, &s.a11y, ErrNoA11yBus, "org.a11y.Bus", "/org/a11y/bus", "org.a11y.Bus.GetAddress", func(c *dbus.Call) (string, error) {
+			var addr string
+			return addr, c.Store(&addr)
+		})
+		ask(docs, &s.docs, ErrNoPortal, docsName, docsPath, docsIface+".GetMountPoint", func(c *dbus.Call) (string, error) {
+			var mp []byte
+			err := c.Store(&mp)
+			return strings.TrimRight(string(mp), "\x00"), err
+		})
 	}()
-	return d
+	return s
 }
 
+// A11yAddress waits for the answer of org.a11y.Bus GetAddress.
+func (s *Session) A11yAddress(ctx context.Context) (string, error) { return s.a11y.wait(ctx) }
+
 // MountPoint waits for the answer of GetMountPoint.
-func (d *SessionDocuments) MountPoint(ctx context.Context) (string, error) {
-	select {
-	case <-d.done:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	return d.mount, d.err
-}
+func (s *Session) MountPoint(ctx context.Context) (string, error) { return s.docs.wait(ctx) }
 
 // Forward exports path as Flatpak 1.14 does: Add of an O_PATH descriptor
 // (reuse an existing document, not persistent), then GrantPermissions
 // of read and write to the app.
-func (d *SessionDocuments) Forward(ctx context.Context, appID, path string) (string, error) {
-	if _, err := d.MountPoint(ctx); err != nil {
+func (s *Session) Forward(ctx context.Context, appID, path string) (string, error) {
+	if _, err := s.MountPoint(ctx); err != nil {
 		return "", err
 	}
 	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -133,7 +177,7 @@ func (d *SessionDocuments) Forward(ctx context.Context, appID, path string) (str
 		return "", fmt.Errorf("cannot open %s: %w", path, err)
 	}
 	defer unix.Close(fd)
-	obj := d.conn.Object(docsName, docsPath)
+	obj := s.conn.Object(docsName, docsPath)
 	var id string
 	if err := obj.CallWithContext(ctx, docsIface+".Add", 0, dbus.UnixFD(fd), true, false).Store(&id); err != nil {
 		return "", fmt.Errorf("cannot export %s to the document portal: %w", path, err)
@@ -144,14 +188,15 @@ func (d *SessionDocuments) Forward(ctx context.Context, appID, path string) (str
 	return id, nil
 }
 
-// Close abandons a pending call and closes the bus connection.
-func (d *SessionDocuments) Close() error {
+// Close abandons pending calls and closes the bus connection.
+func (s *Session) Close() error {
 	var err error
-	d.once.Do(func() {
-		d.cancel()
-		<-d.done
-		if d.conn != nil {
-			err = d.conn.Close()
+	s.once.Do(func() {
+		s.cancel()
+		<-s.connc
+		<-s.a11y.done
+		if s.conn != nil {
+			err = s.conn.Close()
 		}
 	})
 	return err

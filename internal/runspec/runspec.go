@@ -53,6 +53,9 @@ type Input struct {
 	// between @@ markers in Args are exported through it.
 	Documents      Documents
 	FileForwarding bool
+	// A11y finds the accessibility bus, proxied into the sandbox with
+	// Flatpak's policy (nil: none, as run --no-a11y-bus).
+	A11y A11yBus
 	// AppExtensions and RuntimeExtensions are mounted under /app and
 	// /usr, each list in priority order.
 	AppExtensions, RuntimeExtensions []Extension
@@ -265,8 +268,9 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	}
 	// 19: filesystems.
 	b.filesystems()
-	// 20: sockets.
+	// 20: sockets, then the accessibility bus.
 	b.sockets()
+	b.a11yBus(ctx)
 	// 23: fonts and icons.
 	b.fonts()
 	b.add(

@@ -2,6 +2,7 @@ package runspec
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"github.com/porthole-dev/porthole/launcher/dbusproxy"
 	"os"
@@ -307,4 +308,25 @@ func (b *builder) systemBus() {
 		}
 	}
 	b.unsetEnv("DBUS_SYSTEM_BUS_ADDRESS")
+}
+
+// a11yBus proxies the accessibility bus, as Flatpak does, at
+// /run/flatpak/at-spi-bus with the a11y policy. Only a unix:path= bus
+// can be reached from the sandbox's pid 1.
+func (b *builder) a11yBus(ctx context.Context) {
+	if b.in.A11y == nil {
+		return
+	}
+	addr, err := b.in.A11y.A11yAddress(ctx)
+	if err != nil {
+		b.warnf("no accessibility bus: %v", err)
+		return
+	}
+	src := busPath(addr)
+	if src == "" || !isSocket(src) {
+		b.warnf("accessibility bus %s not exposed: not a unix socket path", addr)
+		return
+	}
+	b.proxies = append(b.proxies, launcher.BusProxy{Dest: "/run/flatpak/at-spi-bus", Socket: src, Policy: dbusproxy.A11yBusPolicy()})
+	b.setEnv("AT_SPI_BUS_ADDRESS", "unix:path=/run/flatpak/at-spi-bus")
 }

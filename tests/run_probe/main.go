@@ -2,7 +2,7 @@
 // "key=value" line per check, sorted, so that the outputs of two sandbox
 // implementations can be compared line by line.
 //
-// Usage: run_probe [visible PATH…] [writable DIR…] [writefile FILE…] [file FILE…] [info]
+// Usage: run_probe [visible PATH…] [writable DIR…] [writefile FILE…] [file FILE…] [info] [dbus] [a11y]
 package main
 
 import (
@@ -80,6 +80,32 @@ func probeDBus() {
 	io.Copy(io.Discard, os.Stdin)
 }
 
+func probeA11y() {
+	addr := os.Getenv("AT_SPI_BUS_ADDRESS")
+	put("a11y-address", addr)
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		put("a11y-connect", "error")
+		return
+	}
+	defer conn.Close()
+	put("a11y-connect", "ok")
+	call := func(path dbus.ObjectPath, method string, args ...any) string {
+		c := conn.Object("org.a11y.atspi.Registry", path).Call(method, 0, args...)
+		if e, ok := c.Err.(dbus.Error); ok {
+			return e.Name
+		}
+		if c.Err != nil {
+			return "error"
+		}
+		var s string
+		c.Store(&s)
+		return "ok " + s
+	}
+	put("a11y-allowed", call("/org/a11y/atspi/registry", "org.a11y.atspi.Registry.GetRegisteredEvents"))
+	put("a11y-filtered", call("/org/a11y/atspi/registry", "org.a11y.atspi.Registry.DeregisterEvent", "x"))
+}
+
 func main() {
 	mode := ""
 	for _, a := range os.Args[1:] {
@@ -89,6 +115,11 @@ func main() {
 			// see and the pid the bus sees for it, printed at once; then
 			// wait for stdin to close, so the caller can inspect that pid.
 			probeDBus()
+			continue
+		case "a11y":
+			// Through AT_SPI_BUS_ADDRESS: an allowed and a filtered call
+			// to the registry, and whether the bus is reachable at all.
+			probeA11y()
 			continue
 		case "info":
 			// Every line of /.flatpak-info but the random instance id.
