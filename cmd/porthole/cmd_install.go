@@ -386,14 +386,19 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 	if _, err := in.inst.Get(r); err == nil {
 		if !in.reinstall {
 			fmt.Fprintf(in.stderr, "%s is already installed\n", r)
-			return nil
+			return in.inst.Tidy(r)
 		}
 		if err := in.inst.Uninstall(ctx, r, installation.UninstallOptions{Force: true}); err != nil {
 			return err
 		}
 	}
 	main := planOp{r: r, remote: remote, rr: refs[r.String()], op: "i"}
-	var plan []planOp
+	// Flatpak's order: the app's related refs, the runtime's, the
+	// runtime, the app.
+	var plan, deps []planOp
+	if !in.noDeps {
+		plan = in.related(main, refs)
+	}
 	if r.Kind == ref.App && !in.noDeps && main.rr.Metadata != "" {
 		if m, err := metadata.Parse([]byte(main.rr.Metadata)); err == nil && m.Runtime() != "" {
 			if rr, err := m.RuntimeRef(); err == nil {
@@ -410,20 +415,16 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 					if !in.quiet {
 						fmt.Fprintf(in.stdout, "Required runtime for %s (%s) found in remote %s\n", r.Pref(), rr, dep.remote)
 					}
-					plan = append(plan, in.related(dep, depRefs)...)
-					plan = append(plan, dep)
+					deps = append(in.related(dep, depRefs), dep)
 				}
 			}
 		}
 	}
-	if !in.noDeps {
-		plan = append(plan, in.related(main, refs)...)
-	}
-	plan = append(plan, main)
+	plan = append(append(plan, deps...), main)
 	if err := in.confirmPlan(plan); err != nil {
 		return err
 	}
-	return in.run(ctx, plan, "Installation complete.")
+	return in.run(ctx, plan)
 }
 
 // refNames lists the names of a remote's refs.
@@ -531,16 +532,31 @@ func printEOL(w io.Writer, r ref.Ref, eol, rebase string) {
 }
 
 // run pulls and deploys each operation in order.
-func (in *installer) run(ctx context.Context, plan []planOp, done string) error {
+func (in *installer) run(ctx context.Context, plan []planOp) error {
 	for k, op := range plan {
 		if err := in.pull(ctx, op, k+1, len(plan)); err != nil {
 			return err
 		}
 	}
 	if !in.quiet {
-		fmt.Fprintln(in.stdout, done)
+		fmt.Fprintln(in.stdout, doneMessage(plan))
 	}
 	return nil
+}
+
+// doneMessage is flatpak's last line for a transaction of plan.
+func doneMessage(plan []planOp) string {
+	kinds := map[string]bool{}
+	for _, op := range plan {
+		kinds[op.op] = true
+	}
+	switch {
+	case len(kinds) > 1:
+		return "Changes complete."
+	case kinds["u"]:
+		return "Updates complete."
+	}
+	return "Installation complete."
 }
 
 func (in *installer) findRemoteFor(ctx context.Context, r ref.Ref) (string, map[string]installation.RemoteRef) {

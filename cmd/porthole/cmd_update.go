@@ -25,6 +25,7 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	code := 0
 	updated := 0
+	var done []planOp
 	if !*quiet {
 		fmt.Fprintln(stdout, "Looking for updates…")
 	}
@@ -65,6 +66,7 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 					continue
 				}
 				updated++
+				done = append(done, op)
 			}
 		}
 		inst.Close()
@@ -73,7 +75,7 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if updated == 0 && code == 0 {
 			fmt.Fprintln(stdout, "Nothing to do.")
 		} else if updated > 0 {
-			fmt.Fprintln(stdout, "Updates complete.")
+			fmt.Fprintln(stdout, doneMessage(done))
 		}
 	}
 	return code
@@ -121,6 +123,8 @@ func (in *installer) updatePlan(ctx context.Context, targets []ref.Ref) ([]planO
 		if rr.Commit != d.Commit {
 			planned[r] = true
 			plan = append(plan, op)
+		} else if err := in.inst.Tidy(r); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
 	return plan, firstErr

@@ -39,10 +39,7 @@ type InstallOptions struct {
 // already deployed is ErrAlreadyInstalled.
 func (i *Installation) Install(ctx context.Context, remote string, r ref.Ref, o InstallOptions) (*Deployment, error) {
 	if d, err := i.Get(r); err == nil {
-		// Finish what an interrupted run may have left undone.
-		i.cleanStaging(r)
-		i.UpdateExports()
-		return d, fmt.Errorf("%s: %w", r, ErrAlreadyInstalled)
+		return d, errors.Join(fmt.Errorf("%s: %w", r, ErrAlreadyInstalled), i.Tidy(r))
 	}
 	return i.pullDeploy(ctx, remote, r, o, "install")
 }
@@ -103,6 +100,14 @@ func (i *Installation) pullDeploy(ctx context.Context, remote string, r ref.Ref,
 	}
 	i.logHistory(action, r, remote, sum.String())
 	return d, nil
+}
+
+// Tidy finishes what an interrupted install or update of r left undone:
+// it removes staging directories and deployments other than the active
+// one, and rebuilds the exports.
+func (i *Installation) Tidy(r ref.Ref) error {
+	i.cleanStaging(r)
+	return i.UpdateExports()
 }
 
 // cleanStaging removes what an interrupted run left: staging
