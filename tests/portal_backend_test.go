@@ -148,7 +148,7 @@ func (f ptFileChooser) OpenFile(h dbus.ObjectPath, app, parent, title string, o 
 	f.b.req("FileChooser.OpenFile", h, app, parent, title, o)
 	return 0, ptResults{
 		"uris":    dbus.MakeVariant([]string{"file://" + filepath.Join(f.b.dir, "open.txt")}),
-		"choices": dbus.MakeVariant([][]string{{"encoding", "utf8"}}),
+		"choices": dbus.MakeVariant([]struct{ ID, Value string }{{"encoding", "utf8"}}),
 	}, nil
 }
 
