@@ -1,8 +1,10 @@
 package dbusproxy
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -285,56 +287,95 @@ func (cl *client) addOwned(owner, name string) {
 // initialNameOps makes up the calls that start name tracking after Hello:
 // for each name of the policy an AddMatch on its NameOwnerChanged and, for
 // exact names, a GetNameOwner; one ListNames if any name is a subtree.
-// It returns the messages to send; mu must be held.
+// It returns the messages to send; mu must be held. The messages are the
+// same for every client of a proxy but for their serials: they are encoded
+// once (nameOpsTemplate) and copied.
 func (cl *client) initialNameOps() []byte {
-	var out []byte
-	wildcards := false
-	for _, name := range sortedKeys(cl.r.names) {
-		if name == busName {
-			continue
-		}
-		subtree := false
-		for _, f := range cl.r.names[name] {
-			subtree = subtree || f.subtree
-		}
-		arg := "arg0"
-		if subtree {
-			arg = "arg0namespace"
-		}
-		s := cl.nextFakeSerial()
-		b := newCall(s, 0, busName, "/org/freedesktop/DBus", busName, "AddMatch")
-		b.sig = "s"
-		b.appendString("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'," + arg + "='" + name + "'")
-		out = append(out, b.bytes()...)
-		cl.fromBus[s] = expectation{kind: expectFakeMatch}
-		cl.initPending++
-		if subtree {
-			cl.px.tracef("C%d: -> org.freedesktop.DBus fake wildcarded AddMatch for %s", s, name)
-			wildcards = true
-			continue
-		}
-		cl.px.tracef("C%d: -> org.freedesktop.DBus fake AddMatch for %s", s, name)
-		out = append(out, cl.getNameOwner(name)...)
+	t := cl.r.nameOps()
+	if len(t.ops) == 0 {
+		return nil
 	}
-	if wildcards {
+	out := slices.Clone(t.msgs)
+	for _, op := range t.ops {
 		s := cl.nextFakeSerial()
-		out = append(out, newCall(s, 0, busName, "/org/freedesktop/DBus", busName, "ListNames").bytes()...)
-		cl.fromBus[s] = expectation{kind: expectFakeListing}
+		binary.LittleEndian.PutUint32(out[op.off+8:], s)
+		cl.fromBus[s] = expectation{kind: op.kind, name: op.name}
 		cl.initPending++
-		cl.px.tracef("C%d: -> org.freedesktop.DBus fake ListNames", s)
+		cl.px.tracef(op.trace, s)
 	}
-	if cl.initPending > 0 && cl.initDone == nil {
+	if cl.initDone == nil {
 		cl.initDone = make(chan struct{})
 	}
 	return out
 }
 
+// nameOpsTemplate is what initialNameOps sends: msgs, the messages one
+// after the other with serial 0, and for each the offset of its start,
+// the reply expected and its trace line (a format taking the serial).
+type nameOpsTemplate struct {
+	msgs []byte
+	ops  []nameOp
+}
+
+type nameOp struct {
+	off   int
+	kind  expectKind
+	name  string // expectFakeOwner: the name asked about
+	trace string
+}
+
+// nameOps returns the made-up calls of name tracking, encoded on first use.
+func (r *rules) nameOps() *nameOpsTemplate {
+	r.nameOpsOnce.Do(func() {
+		t := &nameOpsTemplate{}
+		add := func(b *builder, op nameOp) {
+			op.off = len(t.msgs)
+			t.msgs = append(t.msgs, b.bytes()...)
+			t.ops = append(t.ops, op)
+		}
+		wildcards := false
+		for _, name := range sortedKeys(r.names) {
+			if name == busName {
+				continue
+			}
+			subtree := false
+			for _, f := range r.names[name] {
+				subtree = subtree || f.subtree
+			}
+			arg := "arg0"
+			if subtree {
+				arg = "arg0namespace"
+			}
+			b := newCall(0, 0, busName, "/org/freedesktop/DBus", busName, "AddMatch")
+			b.sig = "s"
+			b.appendString("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'," + arg + "='" + name + "'")
+			if subtree {
+				add(b, nameOp{kind: expectFakeMatch, trace: "C%d: -> org.freedesktop.DBus fake wildcarded AddMatch for " + name})
+				wildcards = true
+				continue
+			}
+			add(b, nameOp{kind: expectFakeMatch, trace: "C%d: -> org.freedesktop.DBus fake AddMatch for " + name})
+			add(getNameOwnerCall(0, name), nameOp{kind: expectFakeOwner, name: name, trace: "C%d: -> org.freedesktop.DBus fake GetNameOwner for " + name})
+		}
+		if wildcards {
+			add(newCall(0, 0, busName, "/org/freedesktop/DBus", busName, "ListNames"), nameOp{kind: expectFakeListing, trace: "C%d: -> org.freedesktop.DBus fake ListNames"})
+		}
+		r.nameOpsTpl = t
+	})
+	return r.nameOpsTpl
+}
+
+func getNameOwnerCall(serial uint32, name string) *builder {
+	b := newCall(serial, 0, busName, "/org/freedesktop/DBus", busName, "GetNameOwner")
+	b.sig = "s"
+	b.appendString(name)
+	return b
+}
+
 // getNameOwner makes up a GetNameOwner call; mu must be held.
 func (cl *client) getNameOwner(name string) []byte {
 	s := cl.nextFakeSerial()
-	b := newCall(s, 0, busName, "/org/freedesktop/DBus", busName, "GetNameOwner")
-	b.sig = "s"
-	b.appendString(name)
+	b := getNameOwnerCall(s, name)
 	cl.fromBus[s] = expectation{kind: expectFakeOwner, name: name}
 	cl.initPending++
 	cl.px.tracef("C%d: -> org.freedesktop.DBus fake GetNameOwner for %s", s, name)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +41,10 @@ type reader struct {
 	oob  *[]byte
 	fds  []int
 	max  int
+	// recvmsg's arguments live here, so that a read allocates nothing
+	// (unix.Recvmsg allocates the peer address on every call).
+	msg unix.Msghdr
+	iov unix.Iovec
 }
 
 func newReader(c *net.UnixConn, max int) *reader {
@@ -99,7 +104,7 @@ func (rd *reader) fill() error {
 		if rd.oob == nil {
 			rd.oob = oobPool.Get().(*[]byte)
 		}
-		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), rd.buf[rd.w:], *rd.oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, flags, rerr = rd.recvmsg(int(fd), rd.buf[rd.w:], *rd.oob)
 		if rerr == unix.EAGAIN {
 			if rd.r == rd.w {
 				rd.release()
@@ -129,6 +134,21 @@ func (rd *reader) fill() error {
 	}
 	rd.w += n
 	return nil
+}
+
+// recvmsg reads into p and its control messages into oob, as unix.Recvmsg
+// with MSG_CMSG_CLOEXEC, without allocating. p and oob are not empty.
+func (rd *reader) recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error) {
+	rd.iov.Base = &p[0]
+	rd.iov.SetLen(len(p))
+	rd.msg = unix.Msghdr{Iov: &rd.iov, Iovlen: 1, Control: &oob[0]}
+	rd.msg.SetControllen(len(oob))
+	r, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&rd.msg)), unix.MSG_CMSG_CLOEXEC)
+	rd.iov.Base, rd.msg.Control = nil, nil // keep no pointer into pooled buffers
+	if errno != 0 {
+		return 0, 0, 0, errno
+	}
+	return int(r), int(rd.msg.Controllen), int(rd.msg.Flags), nil
 }
 
 func (rd *reader) parseRights(oob []byte) error {

@@ -326,12 +326,12 @@ func (cl *client) busVerdict(h *header, m []byte) (send, ops []byte) {
 				send = boolReply(h.serial, h.replySerial, e.boolVal)
 			}
 		case expectFakeListing:
-			if names, ok := h.stringArray(m); ok && h.typ == typeMethodReturn {
-				for _, n := range names {
+			if h.typ == typeMethodReturn {
+				h.eachString(m, func(n string) {
 					if !strings.HasPrefix(n, ":") && cl.r.wellKnown(n, nil) > LevelNone {
-						ops = append(ops, cl.getNameOwner(n)...)
+						ops = append(ops, cl.getNameOwner(strings.Clone(n))...)
 					}
-				}
+				})
 			}
 			cl.px.tracef("*SKIPPED*")
 			cl.initAnswered()
@@ -351,15 +351,13 @@ func (cl *client) busVerdict(h *header, m []byte) (send, ops []byte) {
 			return nil, nil
 		case expectListNames:
 			if h.typ == typeMethodReturn {
-				names, ok := h.stringArray(m)
-				if !ok {
-					return nil, nil
-				}
-				keep := names[:0]
-				for _, n := range names {
+				var keep []string // sharing m's memory, encoded at once
+				if !h.eachString(m, func(n string) {
 					if cl.level(n, nil) >= LevelSee {
 						keep = append(keep, n)
 					}
+				}) {
+					return nil, nil
 				}
 				send = namesReply(h, keep)
 			}

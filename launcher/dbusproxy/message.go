@@ -3,6 +3,8 @@ package dbusproxy
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
+	"unsafe"
 )
 
 // D-Bus message types (the second byte of every message).
@@ -276,31 +278,47 @@ func (h *header) stringArgs(m []byte, n int) ([]string, bool) {
 
 // stringArray decodes a body whose signature is exactly "as".
 func (h *header) stringArray(m []byte) ([]string, bool) {
+	var out []string
+	ok := h.eachString(m, func(s string) { out = append(out, strings.Clone(s)) })
+	return out, ok
+}
+
+// eachString calls f with each string of a body whose signature is exactly
+// "as", and reports whether the body was well formed (f may have been
+// called for its first strings even so). The strings f gets share m's
+// memory: f must clone what it keeps. Long ListNames replies are so
+// filtered without a copy of every name.
+func (h *header) eachString(m []byte, f func(s string)) bool {
 	if h.sig != "as" {
-		return nil, false
+		return false
 	}
 	b := h.body(m)
 	if len(b) < 4 {
-		return nil, false
+		return false
 	}
 	n := uint64(h.order.Uint32(b))
 	if 4+n > uint64(len(b)) {
-		return nil, false
+		return false
 	}
 	end := 4 + int(n)
-	var out []string
 	for off := 4; off < end; {
-		s, next, err := readString(b, h.order, off, end)
-		if err != nil {
-			return nil, false
+		off = align(off, 4)
+		if off+4 > end {
+			return false
 		}
-		out = append(out, s)
-		off = next
-		if off < end {
-			off = align(off, 4)
+		l := uint64(h.order.Uint32(b[off:]))
+		off += 4
+		if uint64(off)+l+1 > uint64(end) || b[off+int(l)] != 0 {
+			return false
 		}
+		if l > 0 {
+			f(unsafe.String(&b[off], int(l)))
+		} else {
+			f("")
+		}
+		off += int(l) + 1
 	}
-	return out, true
+	return true
 }
 
 // builder encodes little-endian messages the proxy makes up itself.

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Level is how much a client may do with a bus name. Levels are ordered:
@@ -344,6 +345,9 @@ type rules struct {
 	filter bool
 	sloppy bool
 	names  map[string][]*filter
+
+	nameOpsOnce sync.Once
+	nameOpsTpl  *nameOpsTemplate
 }
 
 func compile(p Policy) (*rules, error) {

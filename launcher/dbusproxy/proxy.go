@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Errors of this package. Connection-level errors close only the client
@@ -261,20 +263,50 @@ func unescapeAddress(s string) (string, error) {
 	return b.String(), nil
 }
 
-// dialBus connects to the first reachable address of addr.
+// dialBus connects to the first reachable address of addr. It connects with
+// plain system calls: net.Dialer's deep call chain would grow the stack of
+// every client's goroutine for good.
 func dialBus(ctx context.Context, addr string) (*net.UnixConn, error) {
 	addrs, err := parseAddress(addr)
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
 	var last error
 	for _, a := range addrs {
-		c, err := d.DialContext(ctx, "unix", a.Name)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c, err := dialUnix(a.Name)
 		if err == nil {
-			return c.(*net.UnixConn), nil
+			return c, nil
 		}
 		last = err
 	}
 	return nil, fmt.Errorf("connecting to bus %s: %w", addr, last)
+}
+
+// dialUnix connects a stream socket to name ("@…" for an abstract one).
+// A unix socket connects at once, or fails at once when nobody listens.
+func dialUnix(name string) (*net.UnixConn, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: name})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: name, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
+	}
+	f := os.NewFile(uintptr(fd), name)
+	c, err := net.FileConn(f) // a duplicate, registered with the runtime's poller
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UnixConn), nil
 }
