@@ -4,7 +4,8 @@
 #   porthole run --command=true APP   vs   flatpak run --command=true APP
 #   vs bare bwrap doing the very mounts of porthole's spec for the app
 #   (converted by bench/run_bwrapargs; no seccomp) and a minimal bwrap.
-# Unprivileged (uid 4242, porthole-test), hyperfine -N, medians and ratios.
+# Unprivileged (uid 4242, porthole-test) and as root, interleaved runs
+# (bench/run_timer), medians and ratios.
 # Usage: bench/run.sh   (PORTHOLE_BIN=build/bin, RUNS=30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,29 +55,57 @@ run_as() {
 		FLATPAK_USER_DIR="$FIX/inst" PORTHOLE_USER_DIR="$FIX/inst" PORTHOLE_SYSTEM_DIR="$WORK/none" "$@"
 }
 
+run_as_root() {
+	env -i HOME="$WORK/roothome" XDG_RUNTIME_DIR="$WORK/rootxrd" PATH=/usr/bin:/bin \
+		FLATPAK_USER_DIR="$FIX/inst" PORTHOLE_USER_DIR="$FIX/inst" PORTHOLE_SYSTEM_DIR="$WORK/none" "$@"
+}
+mkdir -p "$WORK/roothome" "$WORK/rootxrd" && chmod 700 "$WORK/rootxrd"
+
 # Bare bwrap doing the same mounts as porthole's spec for this app (no
 # seccomp, no instance bookkeeping): the spec is dumped and converted.
-(cd "$(dirname "$0")/.." && go build -o "$WORK/bwrapargs" ./bench/run_bwrapargs)
-mkdir -p "$WORK/data" && chmod 755 "$WORK/data"
+(cd "$(dirname "$0")/.." && go build -o "$WORK/bwrapargs" ./bench/run_bwrapargs && go build -o "$WORK/run_timer" ./bench/run_timer)
+mkdir -p "$WORK/data" "$WORK/data-root" && chmod 755 "$WORK/data" "$WORK/data-root"
 run_as env PORTHOLE_SPEC_OUT="$WORK/home/spec.json" "$WORK/porthole" run --user --command=true $APP
 "$WORK/bwrapargs" "$WORK/home/spec.json" "$WORK/data" >"$WORK/bwrap.args"
-chmod -R a+rX "$WORK/data"
-BWRAP=$(python3 -c 'import shlex,sys; print(shlex.join(["bwrap"] + open(sys.argv[1]).read().split("\n")))' "$WORK/bwrap.args")
-echo "flatpak: $(flatpak --version)  bwrap: $(bwrap --version)  porthole: $("$WORK/porthole" --version)  runs: $RUNS  uid: $USER_ID"
-run_as hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/home/run.json" \
-	-n porthole "$WORK/porthole run --user --command=true $APP" \
-	-n flatpak "flatpak run --user --command=true $APP" \
-	-n bwrap "$BWRAP" -n bwrap-minimal "$BWRAP_MIN" >"$WORK/hyperfine.log" 2>&1 || { cat "$WORK/hyperfine.log"; exit 1; }
-python3 - "$WORK/home/run.json" "$RESULTS/summary.tsv" <<'PY'
+run_as_root env PORTHOLE_SPEC_OUT="$WORK/roothome/spec.json" "$WORK/porthole" run --user --command=true $APP
+"$WORK/bwrapargs" "$WORK/roothome/spec.json" "$WORK/data-root" >"$WORK/bwrap-root.args"
+chmod -R a+rX "$WORK/data" "$WORK/data-root"
+# Argument vectors for run_timer, one argument a line.
+{ echo bwrap; cat "$WORK/bwrap.args"; } >"$WORK/bwrap.argv"
+{ echo bwrap; cat "$WORK/bwrap-root.args"; } >"$WORK/bwrap-root.argv"
+echo "flatpak: $(flatpak --version)  bwrap: $(bwrap --version)  porthole: $("$WORK/porthole" --version)  runs: $RUNS (interleaved)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Interleaved (porthole, flatpak, bwrap, … in turn), so that load from
+# elsewhere falls on all alike; hyperfine runs each command's series in
+# one block.
+run_as "$WORK/run_timer" -runs "$RUNS" -warmup 3 \
+	"porthole=$WORK/porthole run --user --command=true $APP" \
+	"flatpak=flatpak run --user --command=true $APP" \
+	"bwrap=@$WORK/bwrap.argv" "bwrap-minimal=$BWRAP_MIN" >"$WORK/run.json"
+run_as_root "$WORK/run_timer" -runs "$RUNS" -warmup 3 \
+	"porthole=$WORK/porthole run --user --command=true $APP" \
+	"flatpak=flatpak run --user --command=true $APP" \
+	"bwrap=@$WORK/bwrap-root.argv" >"$WORK/run-root.json"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$WORK/run.json" "$WORK/run-root.json" "$RESULTS/summary.tsv" <<'PY'
 import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-med = {k: v["median"] * 1000 for k, v in r.items()}
-for k in ("porthole", "flatpak", "bwrap", "bwrap-minimal"):
-    v = r[k]
-    print(f"{k:10s} median {med[k]:7.2f} ms  (min {v['min']*1000:.2f}, max {v['max']*1000:.2f})")
-print(f"porthole/flatpak = {med['porthole']/med['flatpak']:.2f}  (goal < 0.33)")
-print(f"porthole/bwrap   = {med['porthole']/med['bwrap']:.2f}  (goal <= 1.5; bwrap doing the same mounts, no seccomp)")
-print(f"porthole/bwrap-minimal = {med['porthole']/med['bwrap-minimal']:.2f}  (bwrap with ~20 mounts only)")
-with open(sys.argv[2], "a") as f:
-    f.write(f"run --command=true (ms)\t{med['porthole']:.2f}\t{med['flatpak']:.2f}\t{med['flatpak']/med['porthole']:.2f}\n")
+def load(p):
+    return {x["name"]: x for x in json.load(open(p))}
+for title, path, names in (("unprivileged (uid 4242)", sys.argv[1], ("porthole", "flatpak", "bwrap", "bwrap-minimal")),
+                           ("root", sys.argv[2], ("porthole", "flatpak", "bwrap"))):
+    r = load(path)
+    med = {k: r[k]["median"] for k in names}
+    print(f"{title}:")
+    for k in names:
+        print(f"  {k:13s} median {med[k]:7.2f} ms  (min {r[k]['min']:.2f}, max {r[k]['max']:.2f})")
+    print(f"  porthole/flatpak = {med['porthole']/med['flatpak']:.2f}  (goal < 0.33)")
+    print(f"  porthole/bwrap   = {med['porthole']/med['bwrap']:.2f}  (goal <= 1.5; bwrap doing the same mounts, no seccomp)")
+    if "bwrap-minimal" in med:
+        print(f"  porthole/bwrap-minimal = {med['porthole']/med['bwrap-minimal']:.2f}  (bwrap with ~20 mounts only)")
+    if title == "root":
+        suffix = " as root"
+    else:
+        suffix = ""
+    with open(sys.argv[3], "a") as f:
+        f.write(f"run --command=true{suffix} (ms)\t{med['porthole']:.2f}\t{med['flatpak']:.2f}\t{med['flatpak']/med['porthole']:.2f}\n")
 PY

@@ -15,17 +15,13 @@ import (
 var errReported = errors.New("reported on the error pipe")
 
 // confineAllThreads empties the permitted, effective, inheritable and
-// ambient capability sets, sets no_new_privs and loads the seccomp filter
-// on every thread of this process, so that pid 1 can start commands
-// directly, without the exec stage. (The bounding set, which no_new_privs
-// makes moot, is emptied on the spawner thread only: see spawner.)
-//
-// no_new_privs is set on the calling thread and the filter loaded with
-// SECCOMP_FILTER_FLAG_TSYNC, which gives every thread both; only capset
-// then needs syscall.AllThreadsSyscall (each such call stops the world
-// and signals every thread). Emptying permitted and inheritable empties
-// the ambient set too. AllThreadsSyscall only works in cgo-free binaries:
-// otherwise ENOTSUP is returned.
+// ambient capability sets of every thread of this process (the spawner
+// thread emptied its own and gave every thread no_new_privs and the
+// seccomp filter already: see spawner). Emptying permitted and
+// inheritable empties the ambient set too. It needs
+// syscall.AllThreadsSyscall, which stops the world and signals every
+// thread, hence it runs once the command is started, and which only
+// cgo-free binaries have: otherwise ENOTSUP is returned.
 func confineAllThreads(bpf []byte) error {
 	if haveCgo {
 		return syscall.ENOTSUP
@@ -34,8 +30,6 @@ func confineAllThreads(bpf []byte) error {
 		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
 			return fmt.Errorf("no_new_privs: %w", e)
 		}
-	} else if err := loadSeccompAllThreads(bpf); err != nil {
-		return err
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -47,28 +41,43 @@ func confineAllThreads(bpf []byte) error {
 	return nil
 }
 
-// loadSeccompAllThreads sets no_new_privs on the calling thread and loads
-// bpf with TSYNC, which copies the filter and no_new_privs to every
-// other thread.
-func loadSeccompAllThreads(bpf []byte) error {
-	const insnSize = 8
-	if len(bpf)%insnSize != 0 {
-		return fmt.Errorf("bad BPF program length %d", len(bpf))
+// confineThread confines the calling (locked) thread: bounding set
+// emptied, no_new_privs, bpf loaded with TSYNC (which gives every other
+// thread the filter and no_new_privs too), then its own capability sets
+// emptied, so that commands forked from it start with nothing.
+func confineThread(bpf []byte) error {
+	for c := 0; c <= 63; c++ {
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
+		if err == unix.EINVAL {
+			break
+		}
+		if err != nil && err != unix.EPERM {
+			return fmt.Errorf("dropping the bounding set: %w", err)
+		}
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
-	prog := unix.SockFprog{Len: uint16(len(bpf) / insnSize), Filter: (*unix.SockFilter)(unsafe.Pointer(&bpf[0]))}
-	r, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
-	runtime.KeepAlive(bpf)
-	if e != 0 {
-		return fmt.Errorf("loading seccomp: %w", e)
+	if len(bpf) > 0 {
+		const insnSize = 8
+		if len(bpf)%insnSize != 0 {
+			return fmt.Errorf("bad BPF program length %d", len(bpf))
+		}
+		prog := unix.SockFprog{Len: uint16(len(bpf) / insnSize), Filter: (*unix.SockFilter)(unsafe.Pointer(&bpf[0]))}
+		r, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+		runtime.KeepAlive(bpf)
+		if e != 0 {
+			return fmt.Errorf("loading seccomp: %w", e)
+		}
+		if r != 0 {
+			// TSYNC names the thread that could not be synchronized.
+			return fmt.Errorf("loading seccomp: thread %d could not take the filter", r)
+		}
 	}
-	if r != 0 {
-		// TSYNC names the thread that could not be synchronized.
-		return fmt.Errorf("loading seccomp: thread %d could not take the filter", r)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
 	}
 	return nil
 }
@@ -110,20 +119,14 @@ type spawnResult struct {
 	err error
 }
 
-// spawner runs on its own locked thread, whose bounding set it empties
-// first: commands are forked from that thread and inherit its
+// spawner runs on its own locked thread, which it confines first
+// (confineThread): commands are forked from that thread and inherit its
 // credentials. It serves requests until the process exits.
-func spawner(reqs chan spawnReq, ready chan error) {
+func spawner(reqs chan spawnReq, ready chan error, bpf []byte) {
 	runtime.LockOSThread()
-	for c := 0; c <= 63; c++ {
-		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
-		if err == unix.EINVAL {
-			break
-		}
-		if err != nil && err != unix.EPERM {
-			ready <- fmt.Errorf("dropping the bounding set: %w", err)
-			return
-		}
+	if err := confineThread(bpf); err != nil {
+		ready <- err
+		return
 	}
 	ready <- nil
 	for r := range reqs {

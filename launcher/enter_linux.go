@@ -31,24 +31,41 @@ type enterReply struct {
 }
 
 type enterServer struct {
-	ln  *net.UnixListener
+	// fd is the listening socket, made with plain system calls before
+	// pivot_root (the instance directory is a host path) and handed to
+	// the net package only once the command runs.
+	fd  int
 	uid int
 }
 
 func listenEnter(dir string) (*enterServer, error) {
 	p := filepath.Join(dir, EnterSocket)
-	os.Remove(p)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+	unix.Unlink(p)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	ln.SetUnlinkOnClose(false)
-	return &enterServer{ln: ln, uid: os.Getuid()}, nil
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: p}); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "bind", Path: p, Err: err}
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &enterServer{fd: fd, uid: os.Getuid()}, nil
 }
 
 func (s *enterServer) serve(r *reaper, base execConfig) {
+	f := os.NewFile(uintptr(s.fd), EnterSocket)
+	l, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return
+	}
+	ln := l.(*net.UnixListener)
 	for {
-		c, err := s.ln.AcceptUnix()
+		c, err := ln.AcceptUnix()
 		if err != nil {
 			return
 		}

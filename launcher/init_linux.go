@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -77,6 +78,14 @@ func initMain() int {
 	tr.markAt("main", tStart)
 	trace := tr.mark
 	trace("config read")
+	// Installing handlers for every signal takes a few hundred
+	// microseconds: it runs on another thread while the root is built.
+	r := newReaper()
+	notified := make(chan struct{})
+	go func() {
+		signal.Notify(r.sigs)
+		close(notified)
+	}()
 	var extra []*os.File
 	for i := 0; i < cfg.NExtra; i++ {
 		unix.CloseOnExec(fdExtra + i)
@@ -121,29 +130,28 @@ func initMain() int {
 		}
 	}
 
-	r := newReaper()
 	// Without cgo, pid 1 confines itself and starts commands directly from
-	// a spawner thread (whose bounding set is emptied first, while it can
-	// still be); with cgo (tests), each command goes through the exec stage.
+	// a spawner thread, which confines itself first (bounding set emptied
+	// while it can still be, no_new_privs and the filter given to every
+	// thread with TSYNC, its own capabilities emptied); the other threads'
+	// capabilities are emptied once the command runs (see
+	// confineAllThreads). With cgo (tests), each command goes through the
+	// exec stage.
 	if !haveCgo {
 		spawns := make(chan spawnReq)
 		ready := make(chan error)
-		go spawner(spawns, ready)
+		go spawner(spawns, ready, cfg.Seccomp)
 		if err := <-ready; err != nil {
-			return report(fdError, "init", "dropping privileges", err)
-		}
-		if err := confineAllThreads(cfg.Seccomp); err != nil {
 			return report(fdError, "init", "dropping privileges", err)
 		}
 		r.spawns = spawns
 	}
-	trace("confined")
+	trace("spawner confined")
 	// PWD names the directory the command starts in, as bwrap sets it.
 	env := mergeEnv(spec.Env, []string{"PWD=" + cwd})
 	ec := execConfig{Args: spec.Args, Env: env, Cwd: cwd, Seccomp: cfg.Seccomp, NExtra: cfg.NExtra}
 	errW := os.NewFile(fdError, "error")
 	pid, err := r.spawn(ec, os.Stdin, os.Stdout, os.Stderr, errW, extra)
-	errW.Close()
 	for _, e := range extra {
 		e.Close()
 	}
@@ -153,10 +161,20 @@ func initMain() int {
 	if err != nil {
 		return report(fdError, "init", "starting exec stage", err)
 	}
+	errW.Close()
 	trace("command started")
+	if !haveCgo {
+		if err := confineAllThreads(cfg.Seccomp); err != nil {
+			fmt.Fprintf(os.Stderr, "porthole-init: cannot drop privileges: %v\n", err)
+			unix.Kill(pid, unix.SIGKILL)
+			return 1
+		}
+		trace("confined")
+	}
 	if enter != nil {
 		go enter.serve(r, ec)
 	}
+	<-notified
 	forward := isatty(0)
 	code := r.run(pid, forward)
 	trace("command exited")
@@ -190,9 +208,7 @@ type reaper struct {
 }
 
 func newReaper() *reaper {
-	r := &reaper{waiters: map[int]chan int{}, sigs: make(chan os.Signal, 32)}
-	signal.Notify(r.sigs)
-	return r
+	return &reaper{waiters: map[int]chan int{}, sigs: make(chan os.Signal, 32)}
 }
 
 // spawn starts an exec stage running ec with the given stdio. The

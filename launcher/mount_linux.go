@@ -91,7 +91,8 @@ func applyMount(m Mount, hostRoot int, hostMounts []string) error {
 		if err := unix.Fstat(src, &st); err != nil {
 			return err
 		}
-		if err := ensureMountPoint(dst, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
+		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if err := ensureMountPoint(dst, isDir); err != nil {
 			return err
 		}
 		attr := uint64(unix.MOUNT_ATTR_NOSUID)
@@ -102,8 +103,9 @@ func applyMount(m Mount, hostRoot int, hostMounts []string) error {
 			attr |= unix.MOUNT_ATTR_RDONLY
 		}
 		var subs []string
-		if len(hostMounts) > 0 {
-			// Where the source really is, as mountinfo names it.
+		if isDir && len(hostMounts) > 0 {
+			// Where the source really is, as mountinfo names it (only a
+			// directory can have mounts below it).
 			if real, err := os.Readlink(oldRoot + "/proc/self/fd/" + strconv.Itoa(src)); err == nil {
 				subs = below(hostMounts, real, dst)
 			}
