@@ -6,7 +6,8 @@
 # PORTHOLE_BIN: directory of the built binaries (make bench sets it);
 # DOCBENCH: a prebuilt bench/documentportal (to run as a user without Go).
 # Run as root, reads and writes use FUSE passthrough; as another user,
-# the portal serves them (1 MiB requests).
+# the portal serves them (requests up to 1 MiB). ONLY=NAME runs only the
+# measures whose names contain NAME.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PORTHOLE_BIN:-$top/build/bin}
@@ -42,6 +43,7 @@ bench_portal() {
 		exit $st
 	' 2>&1 | grep -v "Failed to set fd limit"
 }
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 bench_portal "porthole-document-portal (uid $(id -u))" "$BIN/porthole-document-portal" "$BIN/porthole-permission-store"
 if [ -x /usr/libexec/xdg-document-portal ] && [ -x /usr/libexec/xdg-permission-store ]; then
 	echo
@@ -49,3 +51,4 @@ if [ -x /usr/libexec/xdg-document-portal ] && [ -x /usr/libexec/xdg-permission-s
 	bench_portal "xdg-document-portal $(dpkg-query -W -f='${Version}' xdg-desktop-portal 2>/dev/null) (Debian, for comparison)" \
 		/usr/libexec/xdg-document-portal /usr/libexec/xdg-permission-store || true
 fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
