@@ -150,6 +150,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if a11y == -1 {
 		a11y = map[bool]int{true: 0, false: 1}[*sandbox]
 	}
+	// The systemd scope is asked for meanwhile too; the sandbox starts
+	// once it is joined (or refused), so that it lands in it.
+	scopeSock := os.Getenv("PORTHOLE_SYSTEMD_PRIVATE") // tests
+	if scopeSock == "" {
+		scopeSock = runspec.SystemdPrivateSocket(os.Getuid())
+	}
+	scope := make(chan error, 1)
+	go func() { scope <- runspec.JoinScope(ctx, scopeSock, appID, os.Getpid()) }()
 	wantDocs := !*sandbox && !*noDocs
 	var session *runspec.Session
 	if wantDocs || a11y == 1 {
@@ -298,6 +306,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	defer os.RemoveAll(res.InstanceDir)
+	if err := <-scope; err != nil && os.Getenv("PORTHOLE_DEBUG") != "" {
+		fmt.Fprintf(stderr, "porthole: not in a systemd scope: %v\n", err)
+	}
 	t1 := time.Now()
 	p, err := launcher.Start(ctx, res.Spec, launcher.Options{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	if trace {

@@ -125,3 +125,9 @@ func FuzzFileURIPath(f *testing.F) {
 		}
 	})
 }
+
+func TestScopeName(t *testing.T) {
+	if got, want := ScopeName("org.x-y.App_1", 42), `app-flatpak-org.x\x2dy.App_1-42.scope`; got != want {
+		t.Errorf("ScopeName = %q, want %q", got, want)
+	}
+}
