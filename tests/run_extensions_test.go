@@ -99,6 +99,42 @@ var buildExtFixture = sync.OnceValues(func() (string, error) {
 	return inst, nil
 })
 
+func needExtFixture(t *testing.T) string {
+	t.Helper()
+	testenv.RequireCommand(t, "flatpak")
+	inst, err := buildExtFixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// sameRun runs args under flatpak and porthole (calling before ahead of
+// each), requires the same output but for the capability lines as root
+// (bwrap keeps root's capabilities, we drop them) and returns porthole's.
+func sameRun(t *testing.T, u testenv.User, home, inst, porthole string, before func(), args ...string) string {
+	t.Helper()
+	var outs [2]string
+	for i, tool := range []string{"flatpak", porthole} {
+		if before != nil {
+			before()
+		}
+		out, err := runAs(t, u, home, inst, tool, args...)
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", tool, args, err, out)
+		}
+		outs[i] = out
+	}
+	want, got := outs[0], outs[1]
+	if u.IsRoot() {
+		want, got = dropCaps(want), dropCaps(got)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%v: output differs (-flatpak +porthole):\n%s", args, diff)
+	}
+	return outs[1]
+}
+
 // TestRunExtensionsSameAsFlatpak runs the probe in the app with
 // extensions under `flatpak run` and `porthole run` of the same
 // installation: the mounts (tmpfs for subdirectories, binds in directory
@@ -107,11 +143,7 @@ var buildExtFixture = sync.OnceValues(func() (string, error) {
 // runtime-extensions of /.flatpak-info must be identical.
 func TestRunExtensionsSameAsFlatpak(t *testing.T) {
 	b := needRunBins(t)
-	testenv.RequireCommand(t, "flatpak")
-	inst, err := buildExtFixture()
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst := needExtFixture(t)
 	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
 		home := testenv.SharedTempDir(t, u)
 		probe := []string{"org.test.ExtProbe", "info", "visible",
@@ -126,22 +158,10 @@ func TestRunExtensionsSameAsFlatpak(t *testing.T) {
 		}
 		for _, mode := range [][]string{nil, {"--devel"}} {
 			args := append(append([]string{"run", "--user"}, mode...), probe...)
-			os.RemoveAll(filepath.Join(home, ".var", "app", "org.test.ExtProbe", ".ld.so"))
-			want, err := runAs(t, u, home, inst, "flatpak", args...)
-			if err != nil {
-				t.Fatalf("flatpak %v: %v\n%s", args, err, want)
-			}
-			os.RemoveAll(filepath.Join(home, ".var", "app", "org.test.ExtProbe", ".ld.so"))
-			got, err := runAs(t, u, home, inst, b.porthole, args...)
-			if err != nil {
-				t.Fatalf("porthole %v: %v\n%s", args, err, got)
-			}
-			if u.IsRoot() {
-				want, got = dropCaps(want), dropCaps(got)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("%v: probe output differs (-flatpak +porthole):\n%s", mode, diff)
-			}
+			// Each tool generates its own ld.so.cache (same path and key).
+			got := sameRun(t, u, home, inst, b.porthole, func() {
+				os.RemoveAll(filepath.Join(home, ".var", "app", "org.test.ExtProbe", ".ld.so"))
+			}, args...)
 			m := probeMap(got)
 			for _, k := range []string{"visible /usr/lib/GL/foo/lib/README", "visible /usr/lib/GL/vulkan/icd.d/org.test.ExtPlatform.GL.foo.json",
 				"visible /usr/lib/codecs/lib/README", "visible /app/plugins/lib/README"} {

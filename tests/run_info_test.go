@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
 
@@ -97,21 +96,7 @@ func TestRunCommit(t *testing.T) {
 			return strings.TrimSpace(out)
 		}
 		app, rt := commit("org.test.Probe"), commit("org.test.Platform")
-		args := []string{"run", "--user", "--commit=" + app, "--runtime-commit=" + rt, "org.test.Probe", "info"}
-		want, err := runAs(t, u, home, f.inst, "flatpak", args...)
-		if err != nil {
-			t.Fatalf("flatpak %v: %v\n%s", args, err, want)
-		}
-		got, err := runAs(t, u, home, f.inst, b.porthole, args...)
-		if err != nil {
-			t.Fatalf("porthole %v: %v\n%s", args, err, got)
-		}
-		if u.IsRoot() {
-			want, got = dropCaps(want), dropCaps(got)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("probe output differs (-flatpak +porthole):\n%s", diff)
-		}
+		sameRun(t, u, home, f.inst, b.porthole, nil, "run", "--user", "--commit="+app, "--runtime-commit="+rt, "org.test.Probe", "info")
 		bad := strings.Repeat("0", 64)
 		for _, a := range [][]string{
 			{"run", "--user", "--commit=" + bad, "org.test.Probe"},
@@ -132,11 +117,7 @@ func TestRunCommit(t *testing.T) {
 // extension fixture.
 func TestRunInfoShowExtensions(t *testing.T) {
 	b := needRunBins(t)
-	testenv.RequireCommand(t, "flatpak")
-	inst, err := buildExtFixture()
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst := needExtFixture(t)
 	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
 		home := testenv.SharedTempDir(t, u)
 		blocks := func(out string) string {
