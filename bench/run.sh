@@ -39,27 +39,31 @@ RT=$(readlink -f "$FIX/inst/runtime/org.porthole.BenchPlatform/x86_64/1/active/f
 APPF=$(readlink -f "$FIX/inst/app/$APP/x86_64/1/active/files")
 
 WORK=$(mktemp -d /tmp/porthole-bench-run.XXXXXX)
+# XDG_RUNTIME_DIR is a tmpfs on real systems (/run/user/UID): instance
+# directories go there, for Flatpak and Porthole alike.
+XRD=$(mktemp -d /dev/shm/porthole-bench-xrd.XXXXXX)
+chmod 755 "$XRD"
 chmod 755 "$WORK"
-mkdir -p "$WORK/home" "$WORK/xrd"
-chown -R "$USER_ID:$USER_ID" "$WORK/home" "$WORK/xrd"
-chmod 700 "$WORK/xrd"
+mkdir -p "$WORK/home" "$XRD/user"
+chown -R "$USER_ID:$USER_ID" "$WORK/home" "$XRD/user"
+chmod 700 "$XRD/user"
 cp "$BIN/porthole" "$BIN/porthole-init" "$WORK/"
 chmod 755 "$WORK/porthole" "$WORK/porthole-init"
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK" "$XRD"' EXIT
 
 BWRAP_MIN="bwrap --ro-bind $RT /usr --ro-bind $APPF /app --proc /proc --dev /dev --dir /tmp --dir /var/tmp --dir /run/host --perms 0700 --dir /run/user/$USER_ID --symlink ../run /var/run --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind $RT/etc/ld.so.cache /etc/ld.so.cache --ro-bind /etc/resolv.conf /etc/resolv.conf --ro-bind /etc/machine-id /etc/machine-id --bind $WORK/home $WORK/home --unshare-pid --unshare-ipc --unshare-net --setenv PATH /app/bin:/usr/bin true"
 
 run_as() {
 	setpriv --reuid="$USER_ID" --regid="$USER_ID" --clear-groups \
-		env -i HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xrd" PATH=/usr/bin:/bin \
+		env -i HOME="$WORK/home" XDG_RUNTIME_DIR="$XRD/user" PATH=/usr/bin:/bin \
 		FLATPAK_USER_DIR="$FIX/inst" PORTHOLE_USER_DIR="$FIX/inst" PORTHOLE_SYSTEM_DIR="$WORK/none" "$@"
 }
 
 run_as_root() {
-	env -i HOME="$WORK/roothome" XDG_RUNTIME_DIR="$WORK/rootxrd" PATH=/usr/bin:/bin \
+	env -i HOME="$WORK/roothome" XDG_RUNTIME_DIR="$XRD/root" PATH=/usr/bin:/bin \
 		FLATPAK_USER_DIR="$FIX/inst" PORTHOLE_USER_DIR="$FIX/inst" PORTHOLE_SYSTEM_DIR="$WORK/none" "$@"
 }
-mkdir -p "$WORK/roothome" "$WORK/rootxrd" && chmod 700 "$WORK/rootxrd"
+mkdir -p "$WORK/roothome" "$XRD/root" && chmod 700 "$XRD/root"
 
 # Bare bwrap doing the same mounts as porthole's spec for this app (no
 # seccomp, no instance bookkeeping): the spec is dumped and converted.

@@ -79,7 +79,7 @@ func applyMount(m Mount, hostRoot int, hostMounts []string) error {
 	dst := newRoot + m.Dest
 	switch m.Type {
 	case Bind, ROBind, DevBind:
-		src, err := openHost(hostRoot, m.Source)
+		src, real, err := openHost(hostRoot, m.Source)
 		if err != nil {
 			if m.Optional && errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -106,8 +106,10 @@ func applyMount(m Mount, hostRoot int, hostMounts []string) error {
 		if isDir && len(hostMounts) > 0 {
 			// Where the source really is, as mountinfo names it (only a
 			// directory can have mounts below it).
-			if real, err := os.Readlink(oldRoot + "/proc/self/fd/" + strconv.Itoa(src)); err == nil {
-				subs = below(hostMounts, real, dst)
+			if real {
+				subs = below(hostMounts, oldRoot+m.Source, dst)
+			} else if p, err := os.Readlink(oldRoot + "/proc/self/fd/" + strconv.Itoa(src)); err == nil {
+				subs = below(hostMounts, p, dst)
 			}
 		}
 		return bindFd(src, dst, attr, subs)
@@ -280,18 +282,25 @@ func addMountAttr(path string, attr uint64) error {
 }
 
 // openHost opens path of the host (whose root is hostRoot) as an O_PATH
-// descriptor, resolving symlinks within the host's root. Magic links
-// (/proc/self/ns/…), which RESOLVE_IN_ROOT refuses, are followed through
-// the host's /proc as the kernel resolves them.
-func openHost(hostRoot int, path string) (int, error) {
-	fd, err := unix.Openat2(hostRoot, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+// descriptor, resolving symlinks within the host's root, and tells
+// whether path is the object's real path (no symlink on the way). Magic
+// links (/proc/self/ns/…), which RESOLVE_IN_ROOT refuses, are followed
+// through the host's /proc as the kernel resolves them.
+func openHost(hostRoot int, path string) (fd int, real bool, err error) {
+	fd, err = unix.Openat2(hostRoot, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS})
+	if err == nil {
+		return fd, true, nil
+	}
+	if err == unix.ELOOP {
+		fd, err = unix.Openat2(hostRoot, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	}
 	if err == unix.ELOOP || err == unix.EXDEV {
 		fd, err = unix.Open(oldRoot+path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
-		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		return -1, false, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return fd, nil
+	return fd, false, nil
 }
 
 // bindFd binds the object src (with the mounts below it) on dst and
