@@ -85,7 +85,7 @@ func (e *ptEnv) startFrontend(t *testing.T, hook bool) *ptProc {
 		env = append(env, "XDG_DESKTOP_PORTAL_TEST_APP_ID="+ptAppID)
 	}
 	env = append(env, e.extraEnv...)
-	e.frontend = ptLaunch(t, e.bus, env, ptDesktopName, docpBuild(t, "porthole-portal"))
+	e.frontend = ptLaunch(t, e.bus, env, ptDesktopName, docpBuild(t, "porthole-portal"), "-v")
 	return e.frontend
 }
 
