@@ -13,6 +13,8 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/porthole-dev/porthole/internal/busconn"
 )
 
 // Bus names, paths and interfaces served.
@@ -76,12 +78,12 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		mount = filepath.Join(rt, "doc")
 	}
-	claims := &fdClaims{}
-	conn, err := connectBus(opts.Address, claims)
+	bus, err := busconn.Dial(ctx, opts.Address, busconn.Options{})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer bus.Close()
+	conn, claims := bus.Conn, &fdClaims{bus}
 
 	s := &Service{conn: conn, log: log, mount: mount, ready: make(chan struct{}), claims: claims}
 	s.store = &busStore{conn: conn, log: log}

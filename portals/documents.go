@@ -45,6 +45,7 @@ const (
 // busDocuments talks to org.freedesktop.portal.Documents.
 type busDocuments struct {
 	conn *dbus.Conn
+	lend func(fd int) dbus.UnixFDIndex // busconn.Conn.LendFD
 
 	once  sync.Once
 	mount string
@@ -105,11 +106,11 @@ func (d *busDocuments) ExportDocument(ctx context.Context, uri, appID string, fl
 	var id string
 	if flags&DocForSave != 0 {
 		var extra map[string]dbus.Variant
-		err = obj.CallWithContext(ctx, docIface+".AddNamedFull", 0, dbus.UnixFD(fd), append([]byte(filepath.Base(path)), 0), addFlags, appID, perms).Store(&id, &extra)
+		err = obj.CallWithContext(ctx, docIface+".AddNamedFull", 0, d.lend(fd), append([]byte(filepath.Base(path)), 0), addFlags, appID, perms).Store(&id, &extra)
 	} else {
 		var ids []string
 		var extra map[string]dbus.Variant
-		err = obj.CallWithContext(ctx, docIface+".AddFull", 0, []dbus.UnixFD{dbus.UnixFD(fd)}, addFlags, appID, perms).Store(&ids, &extra)
+		err = obj.CallWithContext(ctx, docIface+".AddFull", 0, []dbus.UnixFDIndex{d.lend(fd)}, addFlags, appID, perms).Store(&ids, &extra)
 		if len(ids) > 0 {
 			id = ids[0]
 		}

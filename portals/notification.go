@@ -226,12 +226,12 @@ func (p *notificationPortal) parseIcon(pn *parsedNotification, v dbus.Variant) e
 			return nil
 		}
 		if p.implVersion > 1 {
-			pn.out["icon"] = fdPair(fd)
+			pn.out["icon"] = p.fdPair(fd)
 		} else {
 			pn.out["icon"] = normalizeVariant(v)
 		}
 	case "file-descriptor":
-		fd, err := sealedFromHandle(inner)
+		fd, err := p.s.sealedFromHandle(inner)
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (p *notificationPortal) parseIcon(pn *parsedNotification, v dbus.Variant) e
 			return nil
 		}
 		if p.implVersion > 1 {
-			pn.out["icon"] = fdPair(fd)
+			pn.out["icon"] = p.fdPair(fd)
 		} else if data, err := readAllAt(fd); err == nil {
 			pn.out["icon"] = dbus.MakeVariant(struct {
 				K string
@@ -266,7 +266,7 @@ func (p *notificationPortal) parseSound(pn *parsedNotification, v dbus.Variant) 
 	if key != "file-descriptor" {
 		return nil // other forms are dropped
 	}
-	fd, err := sealedFromHandle(inner)
+	fd, err := p.s.sealedFromHandle(inner)
 	if err != nil {
 		return err
 	}
@@ -274,26 +274,29 @@ func (p *notificationPortal) parseSound(pn *parsedNotification, v dbus.Variant) 
 	if !p.validate("XDP_VALIDATE_SOUND", fd) {
 		return wrapf(ErrInvalidArgument, "Invalid sound: The sound data is invalid")
 	}
-	pn.out["sound"] = fdPair(fd)
+	pn.out["sound"] = p.fdPair(fd)
 	return nil
 }
 
-func fdPair(fd int) dbus.Variant {
+// fdPair is the ("file-descriptor", <h>) form for the backend; fd must
+// stay open until the notification is sent (once).
+func (p *notificationPortal) fdPair(fd int) dbus.Variant {
 	return dbus.MakeVariant(struct {
 		K string
 		V dbus.Variant
-	}{"file-descriptor", dbus.MakeVariant(dbus.UnixFD(fd))})
+	}{"file-descriptor", dbus.MakeVariant(p.s.bus.LendFD(fd))})
 }
 
 const requiredSeals = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 
 // sealedFromHandle takes a memfd passed by the caller and seals it.
-func sealedFromHandle(v dbus.Variant) (int, error) {
-	fd, ok := v.Value().(dbus.UnixFD)
+func (s *Server) sealedFromHandle(v dbus.Variant) (int, error) {
+	h, ok := v.Value().(dbus.UnixFDIndex)
 	if !ok {
-		if v.Signature().String() != "h" {
-			return -1, wrongType("file-descriptor", v, "h")
-		}
+		return -1, wrongType("file-descriptor", v, "h")
+	}
+	fd, ok := s.bus.TakeFD(h)
+	if !ok {
 		return -1, wrapf(ErrInvalidArgument, "Invalid file descriptor: index not found")
 	}
 	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)

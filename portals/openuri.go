@@ -46,11 +46,15 @@ func (p *openURI) OpenURI(msg dbus.Message, parent, uri string, opts map[string]
 	})
 }
 
-func (p *openURI) openFD(msg *dbus.Message, parent string, fd dbus.UnixFD, opts map[string]dbus.Variant, dir bool) (dbus.ObjectPath, *dbus.Error) {
+func (p *openURI) openFD(msg *dbus.Message, parent string, h dbus.UnixFDIndex, opts map[string]dbus.Variant, dir bool) (dbus.ObjectPath, *dbus.Error) {
+	fd, ok := p.s.bus.TakeFD(h)
+	if !ok {
+		return "", DBusError(wrapf(ErrInvalidArgument, "Invalid file descriptor"))
+	}
 	started := false
 	defer func() {
 		if !started {
-			unix.Close(int(fd))
+			unix.Close(fd)
 		}
 	}()
 	return p.s.startRequest(msg, opts, openURIOptions, false, func(app *AppInfo) error {
@@ -60,8 +64,8 @@ func (p *openURI) openFD(msg *dbus.Message, parent string, fd dbus.UnixFD, opts 
 		started = true
 		return nil
 	}, func(ctx context.Context, r *Request, app *AppInfo, fwd map[string]dbus.Variant) (uint32, map[string]dbus.Variant) {
-		path, fdWritable, err := pathForFD(app, int(fd))
-		unix.Close(int(fd))
+		path, fdWritable, err := pathForFD(app, fd)
+		unix.Close(fd)
 		if err == nil {
 			if d, ok := p.docs.(*busDocuments); ok {
 				path = d.realPathOfDocPath(ctx, path)
@@ -84,13 +88,13 @@ func (p *openURI) openFD(msg *dbus.Message, parent string, fd dbus.UnixFD, opts 
 }
 
 // OpenFile is OpenURI.OpenFile.
-func (p *openURI) OpenFile(msg dbus.Message, parent string, fd dbus.UnixFD, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
+func (p *openURI) OpenFile(msg dbus.Message, parent string, fd dbus.UnixFDIndex, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
 	return p.openFD(&msg, parent, fd, opts, false)
 }
 
 // OpenDirectory is OpenURI.OpenDirectory: the directory (of a file) is
 // opened with the directory handler.
-func (p *openURI) OpenDirectory(msg dbus.Message, parent string, fd dbus.UnixFD, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
+func (p *openURI) OpenDirectory(msg dbus.Message, parent string, fd dbus.UnixFDIndex, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
 	return p.openFD(&msg, parent, fd, opts, true)
 }
 

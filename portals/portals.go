@@ -18,7 +18,7 @@ func (s *Server) exportPortal(obj any, name string, version uint32) error {
 // backend is configured.
 func (s *Server) exportPortals(ctx context.Context) error {
 	s.loadLockdown()
-	docs := &busDocuments{conn: s.conn}
+	docs := &busDocuments{conn: s.conn, lend: s.bus.LendFD}
 
 	var list []portalEntry
 

@@ -201,21 +201,27 @@ func (p *remoteDesktop) NotifyTouchUp(msg dbus.Message, s dbus.ObjectPath, o map
 
 // ConnectToEIS is RemoteDesktop.ConnectToEIS (version 2): the backend's
 // EIS socket fd for a started session.
-func (p *remoteDesktop) ConnectToEIS(msg dbus.Message, session dbus.ObjectPath, opts map[string]dbus.Variant) (dbus.UnixFD, *dbus.Error) {
+func (p *remoteDesktop) ConnectToEIS(msg dbus.Message, session dbus.ObjectPath, opts map[string]dbus.Variant) (dbus.UnixFDIndex, *dbus.Error) {
 	ss, st, app, err := p.session(&msg, session)
 	if err != nil {
-		return -1, DBusError(err)
+		return 0, DBusError(err)
 	}
 	ss.mu.Lock()
 	started := st.started
 	ss.mu.Unlock()
 	if !started {
-		return -1, DBusError(wrapf(ErrFailed, "Session is not started"))
+		return 0, DBusError(wrapf(ErrFailed, "Session is not started"))
 	}
 	call := p.impl.Call(p.iface+".ConnectToEIS", 0, ss.path, app.ID, map[string]dbus.Variant{})
-	fd, ok := bodyArg[dbus.UnixFD](call, 0)
+	// The backend's descriptor is passed on as received (busconn keeps it
+	// until this reply is sent, then closes our copy).
+	h, ok := bodyArg[dbus.UnixFDIndex](call, 0)
 	if !ok {
-		return -1, DBusError(wrapf(ErrFailed, "Failed to connect to EIS: %v", call.Err))
+		return 0, DBusError(wrapf(ErrFailed, "Failed to connect to EIS: %v", call.Err))
 	}
-	return fd, nil
+	fd, ok := p.s.bus.TakeFD(h)
+	if !ok {
+		return 0, DBusError(wrapf(ErrFailed, "Failed to connect to EIS: no descriptor"))
+	}
+	return p.s.bus.ReplyFD(&msg, fd), nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/porthole-dev/porthole/internal/busconn"
 )
 
 // Bus names and paths of the frontend.
@@ -40,8 +42,9 @@ type Options struct {
 
 // Server is a running portal frontend.
 type Server struct {
-	conn     *dbus.Conn
-	sys      *dbus.Conn // may be nil
+	bus      *busconn.Conn // owns the descriptors calls carry (TakeFD, LendFD)
+	conn     *dbus.Conn    // bus.Conn
+	sys      *dbus.Conn    // may be nil
 	log      *slog.Logger
 	getenv   Env
 	backends *Backends
@@ -114,11 +117,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if addr == "" {
 		return nil, errors.New("no session bus address")
 	}
-	conn, err := dbus.Connect(addr, dbus.WithOutgoingInterceptor(s.outgoing), dbus.WithHandler(s.rt), dbus.WithContext(ctx))
+	bus, err := busconn.Dial(ctx, addr, busconn.Options{ConnOptions: []dbus.ConnOption{
+		dbus.WithOutgoingInterceptor(s.outgoing), dbus.WithHandler(s.rt), dbus.WithContext(ctx)}})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the session bus: %w", err)
 	}
-	s.conn = conn
+	s.bus, s.conn = bus, bus.Conn
+	conn := s.conn
 	if opts.SystemAddress != "-" {
 		if opts.SystemAddress != "" {
 			s.sys, _ = dbus.Connect(opts.SystemAddress)

@@ -183,10 +183,13 @@ func checkEmailOptions(opts map[string]dbus.Variant) error {
 
 // ComposeEmail is Email.ComposeEmail.
 func (p *email) ComposeEmail(msg dbus.Message, parent string, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
-	fds, _ := opts["attachment_fds"].Value().([]dbus.UnixFD)
+	hs, _ := opts["attachment_fds"].Value().([]dbus.UnixFDIndex)
+	fds := p.s.bus.TakeFDs(hs)
 	defer func() {
 		for _, fd := range fds {
-			unix.Close(int(fd))
+			if fd >= 0 {
+				unix.Close(fd)
+			}
 		}
 	}()
 	var attachments []string
@@ -195,7 +198,7 @@ func (p *email) ComposeEmail(msg dbus.Message, parent string, opts map[string]db
 			return err
 		}
 		for _, fd := range fds {
-			path, _, err := pathForFD(app, int(fd))
+			path, _, err := pathForFD(app, fd)
 			if err != nil {
 				return wrapf(ErrInvalidArgument, "Invalid attachment fd passed")
 			}
@@ -330,10 +333,14 @@ func (p *wallpaper) SetWallpaperURI(msg dbus.Message, parent, uri string, opts m
 }
 
 // SetWallpaperFile is Wallpaper.SetWallpaperFile.
-func (p *wallpaper) SetWallpaperFile(msg dbus.Message, parent string, fd dbus.UnixFD, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
-	path, err := p.set(&msg, parent, "", int(fd), opts)
+func (p *wallpaper) SetWallpaperFile(msg dbus.Message, parent string, h dbus.UnixFDIndex, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
+	fd, ok := p.s.bus.TakeFD(h)
+	if !ok {
+		return "", DBusError(wrapf(ErrInvalidArgument, "Invalid file descriptor"))
+	}
+	path, err := p.set(&msg, parent, "", fd, opts)
 	if err != nil {
-		unix.Close(int(fd))
+		unix.Close(fd)
 	}
 	return path, err
 }
@@ -368,11 +375,15 @@ func (p *printPortal) check(*AppInfo) error {
 }
 
 // Print is Print.Print.
-func (p *printPortal) Print(msg dbus.Message, parent, title string, fd dbus.UnixFD, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
+func (p *printPortal) Print(msg dbus.Message, parent, title string, h dbus.UnixFDIndex, opts map[string]dbus.Variant) (dbus.ObjectPath, *dbus.Error) {
+	fd, ok := p.s.bus.TakeFD(h)
+	if !ok {
+		return "", DBusError(wrapf(ErrInvalidArgument, "Invalid file descriptor"))
+	}
 	started := false
 	defer func() {
 		if !started {
-			unix.Close(int(fd))
+			unix.Close(fd)
 		}
 	}()
 	return p.s.startRequest(&msg, opts, printOptions, false, func(app *AppInfo) error {
@@ -382,11 +393,11 @@ func (p *printPortal) Print(msg dbus.Message, parent, title string, fd dbus.Unix
 		started = true
 		return nil
 	}, func(ctx context.Context, r *Request, app *AppInfo, fwd map[string]dbus.Variant) (uint32, map[string]dbus.Variant) {
-		defer unix.Close(int(fd))
+		defer unix.Close(fd)
 		if checkPrintOptions(fwd) != nil {
 			delete(fwd, "supported_output_file_formats")
 		}
-		code, _, err := r.backendResponse(ctx, p.impl, implPrefix+"Print.Print", r.path, app.ID, parent, title, fd, fwd)
+		code, _, err := r.backendResponse(ctx, p.impl, implPrefix+"Print.Print", r.path, app.ID, parent, title, p.s.bus.LendFD(fd), fwd)
 		if err != nil {
 			return ResponseOther, nil
 		}

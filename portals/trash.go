@@ -18,13 +18,17 @@ type trashPortal struct{ s *Server }
 
 // TrashFile is org.freedesktop.portal.Trash.TrashFile: 1 when the file
 // was moved to the trash, 0 otherwise.
-func (p trashPortal) TrashFile(msg dbus.Message, fd dbus.UnixFD) (uint32, *dbus.Error) {
-	defer unix.Close(int(fd))
+func (p trashPortal) TrashFile(msg dbus.Message, h dbus.UnixFDIndex) (uint32, *dbus.Error) {
+	fd, ok := p.s.bus.TakeFD(h)
+	if !ok {
+		return 0, DBusError(wrapf(ErrInvalidArgument, "Invalid file descriptor"))
+	}
+	defer unix.Close(fd)
 	_, app, err := p.s.appInfo(&msg)
 	if err != nil {
 		return 0, DBusError(err)
 	}
-	path, writable, err := pathForFD(app, int(fd))
+	path, writable, err := pathForFD(app, fd)
 	if err != nil || !writable {
 		return 0, nil
 	}

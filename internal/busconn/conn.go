@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoAddress reports that no usable bus address was given or found.
@@ -57,6 +58,15 @@ func Dial(ctx context.Context, address string, opts Options) (*Conn, error) {
 		address = SessionAddress(nil)
 	}
 	uc, err := dialUnix(ctx, address)
+	if errors.Is(err, ErrNoAddress) && address != "" {
+		// No unix socket in the address (tcp:, nonce-tcp:): nothing can
+		// carry descriptors, so godbus's own transports are safe.
+		conn, err := dbus.Connect(address, opts.ConnOptions...)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to the bus: %w", err)
+		}
+		return &Conn{Conn: conn}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +129,7 @@ func (t *transport) authenticate() error {
 // dialUnix connects to the first unix:path= or unix:abstract= entry of a
 // D-Bus address.
 func dialUnix(ctx context.Context, address string) (*net.UnixConn, error) {
-	lastErr := fmt.Errorf("%w: %q", ErrNoAddress, address)
+	var lastErr error = fmt.Errorf("%w: %q", ErrNoAddress, address)
 	var d net.Dialer
 	for _, a := range strings.Split(address, ";") {
 		rest, ok := strings.CutPrefix(a, "unix:")
@@ -172,6 +182,9 @@ func unescape(s string) string {
 // for a value already taken and for one whose call was answered already
 // (descriptors of a call are closed when its reply is sent).
 func (c *Conn) TakeFD(v dbus.UnixFDIndex) (int, bool) {
+	if c.t == nil {
+		return -1, false
+	}
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
 	return c.t.tab.take(uint32(v))
@@ -192,10 +205,38 @@ func (c *Conn) TakeFDs(vs []dbus.UnixFDIndex) []int {
 // handler returns are done when they return). The value is good for one
 // message.
 func (c *Conn) LendFD(fd int) dbus.UnixFDIndex {
+	if c.t == nil {
+		return dbus.UnixFDIndex(InvalidFD)
+	}
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
 	return dbus.UnixFDIndex(c.t.tab.add(entry{fd: fd, lent: true}))
 }
 
+// ReplyFD returns the value for a handler to return (or put in its reply)
+// so that the reply to call carries fd. The connection owns fd from then
+// on and closes it once the reply is sent.
+func (c *Conn) ReplyFD(call *dbus.Message, fd int) dbus.UnixFDIndex {
+	if c.t == nil {
+		unix.Close(fd)
+		return dbus.UnixFDIndex(InvalidFD)
+	}
+	sender, _ := call.Headers[dbus.FieldSender].Value().(string)
+	k := callKey{sender, call.Serial()}
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	if c.t.tab.calls == nil {
+		c.t.tab.calls = map[callKey]*lease{}
+	}
+	l := c.t.tab.calls[k]
+	if l == nil {
+		l = &lease{}
+		c.t.tab.calls[k] = l
+	}
+	tok := c.t.tab.add(entry{fd: fd, lease: l})
+	l.tokens = append(l.tokens, tok)
+	return dbus.UnixFDIndex(tok)
+}
+
 // PassesFDs reports whether the bus agreed to pass descriptors.
-func (c *Conn) PassesFDs() bool { return c.t.fdsOK }
+func (c *Conn) PassesFDs() bool { return c.t != nil && c.t.fdsOK }

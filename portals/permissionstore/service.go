@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/porthole-dev/porthole/internal/busconn"
 )
 
 // D-Bus names of the service.
@@ -148,25 +149,17 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	sv := NewService(NewStore(opts.Dir, log))
 	connOpts := []dbus.ConnOption{dbus.WithIncomingInterceptor(sv.Interceptor), dbus.WithContext(ctx)}
-	address := opts.Address
-	if address == "" {
-		address = os.Getenv("DBUS_SESSION_BUS_ADDRESS")
-	}
-	// Prefer a connection that records raw call bodies (to keep the order
-	// of dictionaries in stored data); other transports go through godbus.
+	// The recorder keeps raw call bodies (to keep the order of
+	// dictionaries in stored data); calls it missed (a bus without a unix
+	// socket) fall back to godbus's decoded values.
 	rec := newRecorder()
-	conn, ok, err := dialRecording(address, rec, connOpts...)
-	switch {
-	case ok:
-		sv.rec = rec
-	case opts.Address == "":
-		conn, err = dbus.ConnectSessionBus(connOpts...)
-	default:
-		conn, err = dbus.Connect(opts.Address, connOpts...)
-	}
+	rec.authed = true // busconn passes on whole messages only
+	sv.rec = rec
+	bus, err := busconn.Dial(ctx, opts.Address, busconn.Options{ConnOptions: connOpts, Observe: rec.feed})
 	if err != nil {
-		return fmt.Errorf("connecting to the bus: %w", err)
+		return err
 	}
+	conn := bus.Conn
 	defer conn.Close()
 	if err := sv.Export(conn); err != nil {
 		return err
