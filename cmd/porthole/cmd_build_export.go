@@ -37,6 +37,8 @@ func runBuildExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&opts.CollectionID, "collection-id", "", "collection ID")
 	fs.StringVar(&opts.EndOfLife, "end-of-life", "", "mark build as end-of-life")
 	fs.StringVar(&opts.EndOfLifeRebase, "end-of-life-rebase", "", "mark build as end-of-life, replaced by ID")
+	var subsets stringList
+	fs.Var(&subsets, "subset", "add to a named subset")
 	var keys stringList
 	fs.Var(&keys, "gpg-sign", "GPG key ID to sign the commit with")
 	home := fs.String("gpg-homedir", "", "GPG homedir to use when looking for keyrings")
@@ -50,6 +52,7 @@ func runBuildExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if !ok {
 		return 1
 	}
+	opts.Subsets = subsets
 	if len(pos) < 2 || len(pos) > 3 {
 		return usageFail(stderr, "build-export [OPTION…] LOCATION DIRECTORY [BRANCH]")
 	}

@@ -22,6 +22,7 @@ func runRemoteAdd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.Title, "title", "", "a nice name to use for this remote")
 	fs.StringVar(&o.DefaultBranch, "default-branch", "", "default branch to use for this remote")
 	fs.StringVar(&o.CollectionID, "collection-id", "", "collection ID")
+	fs.StringVar(&o.Subset, "subset", "", "the named subset to use for this remote")
 	pos, ok := parseStoreFlags(fs, args, stderr)
 	if !ok {
 		return 1
@@ -61,6 +62,9 @@ func runRemoteAdd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		if o.DefaultBranch == "" {
 			o.DefaultBranch = rf.DefaultBranch
+		}
+		if o.Subset == "" {
+			o.Subset = rf.Subset
 		}
 		if len(o.GPGKey) == 0 {
 			o.NoGPGVerify = true

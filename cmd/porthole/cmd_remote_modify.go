@@ -15,6 +15,7 @@ func runRemoteModify(ctx context.Context, args []string, stdout, stderr io.Write
 	url := fs.String("url", "", "set a new url")
 	fs.StringVar(&o.Title, "title", "", "a nice name to use for this remote")
 	fs.StringVar(&o.DefaultBranch, "default-branch", "", "default branch to use for this remote")
+	fs.StringVar(&o.Subset, "subset", "", "the named subset to use for this remote")
 	gpgImport := fs.String("gpg-import", "", "import GPG key from FILE")
 	noVerify := fs.Bool("no-gpg-verify", false, "disable GPG verification")
 	verify := fs.Bool("gpg-verify", false, "enable GPG verification")

@@ -30,6 +30,7 @@ type Repo struct {
 	Icon          string
 	DefaultBranch string
 	CollectionID  string
+	Subset        string // the remote's xa.subset
 }
 
 // Ref is a .flatpakref.
@@ -96,6 +97,7 @@ func ParseRepo(data []byte) (*Repo, error) {
 		Comment: str(kf, GroupRepo, "Comment"), Description: str(kf, GroupRepo, "Description"),
 		Homepage: str(kf, GroupRepo, "Homepage"), Icon: str(kf, GroupRepo, "Icon"),
 		DefaultBranch: str(kf, GroupRepo, "DefaultBranch"), CollectionID: collection(kf, GroupRepo),
+		Subset: str(kf, GroupRepo, "Subset"),
 	}
 	if r.URL == "" {
 		return nil, fmt.Errorf("%w: no Url", ErrInvalid)
@@ -172,6 +174,7 @@ func (r *Repo) Bytes() []byte {
 	set(kf, g, "Description", r.Description)
 	set(kf, g, "Icon", r.Icon)
 	set(kf, g, "DefaultBranch", r.DefaultBranch)
+	set(kf, g, "Subset", r.Subset)
 	set(kf, g, "DeploySideloadCollectionID", r.CollectionID)
 	if len(r.GPGKey) > 0 {
 		set(kf, g, "GPGKey", base64.StdEncoding.EncodeToString(r.GPGKey))

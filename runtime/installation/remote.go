@@ -35,6 +35,9 @@ type RemoteOptions struct {
 	Title         string
 	DefaultBranch string
 	CollectionID  string
+	// Subset is the remote's xa.subset: only the refs of that named subset
+	// are seen (through the summary index's SUBSET-ARCH subsummaries).
+	Subset string
 }
 
 func remoteGroup(name string) string { return fmt.Sprintf("remote \"%s\"", name) }
@@ -57,6 +60,9 @@ func (i *Installation) AddRemote(ctx context.Context, name, url string, o Remote
 	}
 	if o.CollectionID != "" {
 		set = append(set, [2]string{"collection-id", o.CollectionID})
+	}
+	if o.Subset != "" {
+		set = append(set, [2]string{"xa.subset", o.Subset})
 	}
 	if len(o.GPGKey) > 0 {
 		h := sha256.Sum256(o.GPGKey)
@@ -87,6 +93,9 @@ func (i *Installation) ModifyRemote(ctx context.Context, name, url string, o Rem
 		}
 		if o.DefaultBranch != "" {
 			c.SetValue(g, "xa.default-branch", o.DefaultBranch)
+		}
+		if o.Subset != "" {
+			c.SetValue(g, "xa.subset", o.Subset)
 		}
 		if gpgVerify != nil {
 			v := fmt.Sprint(*gpgVerify)

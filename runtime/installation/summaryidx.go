@@ -91,6 +91,7 @@ type summaryClient struct {
 	remote *pull.Remote
 	fetch  pull.Fetcher
 	cache  string // "" when nothing is cached
+	subset string // xa.subset: read SUBSET-ARCH subsummaries only
 }
 
 func (i *Installation) newSummaryClient(name string, f pull.Fetcher) (*summaryClient, error) {
@@ -104,6 +105,7 @@ func (i *Installation) newSummaryClient(name string, f pull.Fetcher) (*summaryCl
 		}
 	}
 	c := &summaryClient{inst: i, remote: rem, fetch: f}
+	c.subset, _ = i.repo.ConfigValue(remoteGroup(name), "xa.subset")
 	if !strings.HasPrefix(rem.URL, "file:") {
 		c.cache = filepath.Join(i.repo.Path(), "tmp", "cache", "summaries")
 	}
@@ -190,12 +192,27 @@ func (c *summaryClient) index(ctx context.Context) (*summaryIndex, error) {
 	return parseIndex(data)
 }
 
-// subsummary returns the verified subsummary name of ix: from the cache,
-// by applying a summary delta to a cached older one, or from DIGEST.gz.
-func (c *summaryClient) subsummary(ctx context.Context, ix *summaryIndex, name string) ([]byte, error) {
-	s := ix.subs[name]
+// arches maps each arch to its subsummary in ix: "ARCH" entries, or
+// "SUBSET-ARCH" ones when the remote has a subset.
+func (c *summaryClient) arches(ix *summaryIndex) map[string]subsummary {
+	out := map[string]subsummary{}
+	for name, s := range ix.subs {
+		subset, arch, ok := strings.Cut(name, "-")
+		if !ok {
+			subset, arch = "", name
+		}
+		if subset == c.subset {
+			out[arch] = s
+		}
+	}
+	return out
+}
+
+// subsummary returns the verified subsummary s of arch: from the cache, by
+// applying a summary delta to a cached older one, or from DIGEST.gz.
+func (c *summaryClient) subsummary(ctx context.Context, s subsummary, arch string) ([]byte, error) {
 	want := hex.EncodeToString(s.digest[:])
-	prefix := c.remote.Name + "-" + name + "-"
+	prefix := c.remote.Name + "-" + arch + "-"
 	matches := func(data []byte) bool { return data != nil && sha256.Sum256(data) == s.digest }
 	if data := c.readCache(prefix + want + ".sub"); matches(data) {
 		return data, nil
@@ -317,14 +334,15 @@ func (c *summaryClient) fetchIndexed(ctx context.Context, arches []string) (*sum
 	if err != nil || ix == nil {
 		return nil, false, err
 	}
+	subs := c.arches(ix)
 	var names []string
 	if len(arches) == 0 {
-		for n := range ix.subs {
+		for n := range subs {
 			names = append(names, n)
 		}
 	} else {
 		for _, a := range arches {
-			if _, ok := ix.subs[a]; ok {
+			if _, ok := subs[a]; ok {
 				names = append(names, a)
 			}
 		}
@@ -332,7 +350,7 @@ func (c *summaryClient) fetchIndexed(ctx context.Context, arches []string) (*sum
 	sort.Strings(names)
 	out := &summary.Summary{Metadata: ix.metadata}
 	for _, n := range names {
-		data, err := c.subsummary(ctx, ix, n)
+		data, err := c.subsummary(ctx, subs[n], n)
 		if err != nil {
 			return nil, true, err
 		}

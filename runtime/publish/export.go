@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/porthole-dev/porthole/runtime/metadata"
@@ -25,6 +26,7 @@ const (
 	KeyRefBinding      = "ostree.ref-binding"
 	KeyCollection      = "ostree.collection-binding"
 	KeyEndOfLife       = "ostree.endoflife"
+	KeySubsets         = "xa.subsets"
 	KeyEndOfLifeRebase = "ostree.endoflife-rebase"
 )
 
@@ -42,7 +44,9 @@ type ExportOptions struct {
 	CollectionID    string
 	EndOfLife       string
 	EndOfLifeRebase string
-	Progress        store.ProgressFunc
+	// Subsets are the named subsets the ref is in (xa.subsets).
+	Subsets  []string
+	Progress store.ProgressFunc
 }
 
 // ExportResult says what Export committed.
@@ -177,6 +181,15 @@ func Export(ctx context.Context, repoDir, dir string, opts ExportOptions) (*Expo
 	set(object.StringValue(cid), KeyCollection)
 	if opts.EndOfLife != "" {
 		set(object.StringValue(opts.EndOfLife), KeyEndOfLife)
+	}
+	var subsets []string
+	for _, s := range opts.Subsets {
+		if s != "" && !slices.Contains(subsets, s) {
+			subsets = append(subsets, s)
+		}
+	}
+	if len(subsets) > 0 {
+		set(object.StringsValue(subsets), KeySubsets)
 	}
 	if opts.EndOfLifeRebase != "" {
 		// An ID, recorded as the same kind/arch/branch under that ID.

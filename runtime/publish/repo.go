@@ -14,6 +14,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -168,12 +169,13 @@ func globalMetadata(repo *store.Repo) []summary.Entry {
 
 // cacheEntry is one ref's xa.cache / xa.data value.
 type cacheEntry struct {
-	ref    string
-	commit object.Checksum
-	size   uint64
-	ts     uint64
-	data   gvariant.Value   // (tts)
-	sparse []gvariant.Value // {sv}: eol, eolr
+	ref     string
+	commit  object.Checksum
+	size    uint64
+	ts      uint64
+	data    gvariant.Value   // (tts)
+	sparse  []gvariant.Value // {sv}: eol, eolr
+	subsets []string         // xa.subsets
 }
 
 func collectCache(ctx context.Context, repo *store.Repo) (gvariant.Value, []cacheEntry, error) {
@@ -212,6 +214,12 @@ func collectCache(ctx context.Context, repo *store.Repo) (gvariant.Value, []cach
 				dl = swap64(v.Uint64())
 			}
 		}
+		var subsets []string
+		if e, ok := cm.Metadata.Lookup(KeySubsets); ok {
+			if v, err := e.Variant(); err == nil && v.Type().String() == "as" {
+				subsets = v.StringSlice()
+			}
+		}
 		var sparse []gvariant.Value
 		for _, k := range [][2]string{{KeyEndOfLife, "eol"}, {KeyEndOfLifeRebase, "eolr"}} {
 			if e, ok := cm.Metadata.Lookup(k[0]); ok {
@@ -230,7 +238,7 @@ func collectCache(ctx context.Context, repo *store.Repo) (gvariant.Value, []cach
 		}
 		val := gvariant.Tuple(summary.BEUint64(inst), summary.BEUint64(dl), gvariant.String(md))
 		elems = append(elems, gvariant.DictEntry(gvariant.String(n), val))
-		entries = append(entries, cacheEntry{ref: n, commit: refs[n], size: uint64(len(data)), ts: cm.Timestamp, data: val, sparse: sparse})
+		entries = append(entries, cacheEntry{ref: n, commit: refs[n], size: uint64(len(data)), ts: cm.Timestamp, data: val, sparse: sparse, subsets: subsets})
 	}
 	return gvariant.Array(cacheType.Elem(), elems...), entries, nil
 }
@@ -248,10 +256,28 @@ func refArch(name string) string {
 }
 
 func writeIndex(ctx context.Context, dir string, main *summary.Summary, entries []cacheEntry, signers []summary.Signer) error {
+	// One subsummary per arch ("ARCH") and per subset and arch
+	// ("SUBSET-ARCH", the refs of that subset).
 	byArch := map[string][]cacheEntry{}
+	subsets := map[string]bool{}
 	for _, e := range entries {
 		if a := refArch(e.ref); a != "" {
 			byArch[a] = append(byArch[a], e)
+		}
+		for _, s := range e.subsets {
+			if s != "" {
+				subsets[s] = true
+			}
+		}
+	}
+	for a, es := range byArch {
+		for s := range subsets {
+			byArch[s+"-"+a] = []cacheEntry{}
+			for _, e := range es {
+				if slices.Contains(e.subsets, s) {
+					byArch[s+"-"+a] = append(byArch[s+"-"+a], e)
+				}
+			}
 		}
 	}
 	old := readIndexHistory(filepath.Join(dir, IndexFile))
