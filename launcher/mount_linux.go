@@ -144,7 +144,9 @@ func applyMount(m Mount, hostRoot int, hostMounts []string) error {
 		}
 		return nil
 	case File:
-		if err := writeFile(dst, m.Data, modeOr(m.Mode, 0o644)); err != nil {
+		if err := writeFile(dst, m.Data, modeOr(m.Mode, 0o644)); errors.Is(err, unix.EROFS) {
+			return bindData(dst, m)
+		} else if err != nil {
 			return err
 		}
 		if !m.ReadOnly {
@@ -377,4 +379,26 @@ func setupDev(dst string) error {
 		}
 	}
 	return nil
+}
+
+// dataFiles counts the files bindData wrote.
+var dataFiles int
+
+// bindData is File over a destination on a read-only bind (a file of
+// the runtime's /etc): as bwrap's --ro-bind-data, the data goes to a
+// file of the scratch tmpfs, bound over the destination.
+func bindData(dst string, m Mount) error {
+	dataFiles++
+	src := fmt.Sprintf("/data-%d", dataFiles)
+	if err := writeFile(src, m.Data, modeOr(m.Mode, 0o644)); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+	if m.ReadOnly {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	return addMountAttr(dst, attr)
 }
