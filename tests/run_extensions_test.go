@@ -30,7 +30,7 @@ var buildExtFixture = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(append(probeData, "ext-2"...))
+	sum := sha256.Sum256(append(probeData, "ext-3"...))
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("porthole-run-extfixture-%x", sum[:6]))
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return filepath.Join(dir, "inst"), nil
@@ -43,7 +43,9 @@ var buildExtFixture = sync.OnceValues(func() (string, error) {
 	mkdir := func(p string) { os.MkdirAll(filepath.Join(dir, p), 0o755) }
 	ldconfig, _ := os.ReadFile("/usr/sbin/ldconfig")
 	write("rt/usr/bin/ldconfig", string(ldconfig), 0o755)
-	mkdir("rt/usr/etc")
+	// An empty ld.so.conf: both tools generate one that includes the
+	// extensions' ld.so.conf.d entries, so ldconfig sees their libraries.
+	write("rt/usr/etc/ld.so.conf", "", 0o644)
 	mkdir("rt/files")
 	mkdir("rt/usr/lib/GL")
 	mkdir("rt/usr/lib/codecs")
@@ -70,6 +72,9 @@ var buildExtFixture = sync.OnceValues(func() (string, error) {
 			write(base+top+"/lib/README", e.id+"\n", 0o644)
 			write(base+top+"/vulkan/icd.d/"+e.id+".json", "{}\n", 0o644)
 			write(base+top+"/egl/common.json", e.id+"\n", 0o644)
+			if libz, err := os.ReadFile("/usr/lib/x86_64-linux-gnu/libz.so.1"); err == nil && e.id == "org.test.ExtPlatform.Codecs" {
+				write(base+top+"/lib/libz.so.1", string(libz), 0o644)
+			}
 		}
 		write(base+"/metadata", "[Runtime]\nname="+e.id+"\n\n[ExtensionOf]\nref="+e.of+"\n"+e.extra, 0o644)
 	}
