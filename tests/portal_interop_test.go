@@ -180,3 +180,69 @@ func TestPortalGtkInterop(t *testing.T) {
 		t.Errorf("frontend exit on SIGHUP: %v\n%s", err, e.frontend.log)
 	}
 }
+
+const ptUpstreamFrontend = "/usr/libexec/xdg-desktop-portal"
+
+// TestPortalUpstreamFrontendOnOurStore runs Debian's xdg-desktop-portal
+// (1.16) with our permission store and the test backend: OpenURI reads
+// the "desktop-used-apps" table from our store (a stored choice above its
+// threshold skips the chooser; with ask it is passed to the chooser as
+// last_choice) and writes the new choice back into it.
+func TestPortalUpstreamFrontendOnOurStore(t *testing.T) {
+	_, err := os.Stat(ptUpstreamFrontend)
+	testenv.Require(t, err == nil, "needs "+ptUpstreamFrontend+" (Debian package xdg-desktop-portal)")
+	e := ptSetup(t)
+	// 1.16 picks backends by UseIn only.
+	portal := filepath.Join(e.portals, "test.portal")
+	data, err := os.ReadFile(portal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(portal, append(data, "UseIn=test\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A second handler, so that there is a choice to make.
+	second := "[Desktop Entry]\nType=Application\nName=Handler 2\nExec=sh -c 'echo \"$1\" >> " + filepath.Join(e.files, "launched2") + "' sh %u\nMimeType=x-scheme-handler/porthole-test;\n"
+	if err := os.WriteFile(filepath.Join(e.root, "data/applications/org.example.Handler2.desktop"), []byte(second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const table, ctype = "desktop-used-apps", "x-scheme-handler/porthole-test"
+	store := e.conn.Object(psName, psPath)
+	// Host apps have the app id "" in 1.16.
+	if err := store.Call(psIface+".SetPermission", 0, table, true, ctype, "", []string{"org.example.Handler2", "5", "3"}).Err; err != nil {
+		t.Fatal(err)
+	}
+	ptLaunch(t, e.bus, e.env(), ptDesktopName, ptUpstreamFrontend)
+
+	// Above the threshold: no chooser, the stored handler is launched.
+	code, _ := ptRequest(t, e.conn, "OpenURI.OpenURI", "", "porthole-test://first", map[string]dbus.Variant{})
+	if code != 0 {
+		t.Errorf("OpenURI with a stored choice: Response %d, want 0", code)
+	}
+	if n := e.backend.count("AppChooser.ChooseApplication"); n != 0 {
+		t.Errorf("chooser called %d times despite the stored choice", n)
+	}
+	for {
+		if b, _ := os.ReadFile(filepath.Join(e.files, "launched2")); string(b) == "porthole-test://first\n" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// With ask: the chooser gets the stored choice; its answer is stored.
+	code, _ = ptRequest(t, e.conn, "OpenURI.OpenURI", "", "porthole-test://second", map[string]dbus.Variant{"ask": dbus.MakeVariant(true)})
+	if code != 0 {
+		t.Errorf("OpenURI with ask: Response %d, want 0", code)
+	}
+	c := e.backend.last(t, "AppChooser.ChooseApplication")
+	if o := c.Args[4].(ptResults); o["last_choice"].Value() != "org.example.Handler2" || o["content_type"].Value() != ctype {
+		t.Errorf("chooser options %v, want last_choice org.example.Handler2 from our store", o)
+	}
+	var perms []string
+	if err := store.Call(psIface+".GetPermission", 0, table, ctype, "").Store(&perms); err != nil {
+		t.Fatal(err)
+	}
+	if len(perms) != 3 || perms[0] != ptHandlerID || perms[1] != "1" || perms[2] != "3" {
+		t.Errorf("stored choice after the chooser = %q, want [%s 1 3]", perms, ptHandlerID)
+	}
+}
