@@ -26,4 +26,19 @@
 //     and xa.ref name the ref, its xa.metadata equals the deployed
 //     /metadata and (on install) the remote summary's xa.cache entry;
 //     signatures are checked by store/pull as the remote is configured.
+//   - Summary index: summary.idx (+ summaries/DIGEST.idx.sig or
+//     summary.idx.sig) names one subsummary per arch (SUBSET-ARCH with a
+//     remote's xa.subset), fetched as summaries/DIGEST.gz or as a delta
+//     summaries/OLD-NEW.delta from the cached older one; the plain summary
+//     is read only when a remote has no index. Caches live in
+//     repo/tmp/cache/summaries (REMOTE.idx, REMOTE.idx.sig,
+//     REMOTE-ARCH-DIGEST.sub), not for file: remotes, as Flatpak's.
+//   - Related refs: the extensions a metadata's [Extension NAME] groups
+//     name (.Locale, .Debug, NAME.* with subdirectories=true); those
+//     without no-autodownload are installed with their parent, autodelete
+//     ones uninstalled with it.
+//   - End of life: ostree.endoflife / ostree.endoflife-rebase commit keys,
+//     eol / eolr in summaries' sparse data and in the deploy file.
+//   - Tidy: removing what an interrupted deploy left (staging directories,
+//     inactive deployments) and rebuilding exports; reruns do it.
 package installation

@@ -74,9 +74,6 @@ func FindDeployed(dirs []string, kind ref.Kind, id, arch, branch, commit string)
 		}
 		cdir := filepath.Join(dir, c)
 		if _, err := os.Stat(filepath.Join(cdir, "files")); err != nil {
-			if commit != "" && kind == ref.App && exists(dir) {
-				return nil, fmt.Errorf("%s commit %s: %w", r, commit, ErrNotInstalled)
-			}
 			continue
 		}
 		return &Deployed{Ref: r, Commit: c, Dir: cdir, Installation: inst}, nil

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/porthole-dev/porthole/internal/gvariant"
 	"github.com/porthole-dev/porthole/store"
 	"github.com/porthole-dev/porthole/store/pull"
 	"github.com/porthole-dev/porthole/store/sign"
@@ -227,67 +228,58 @@ func (c *summaryClient) fetchPlain(ctx context.Context) (*summary.Summary, error
 }
 
 // refsOf returns the refs of s with their sizes and metadata from each
-// ref's xa.data (subsummaries) or the summary's xa.cache.
+// ref's xa.data (subsummaries) or the summary's xa.cache, and their
+// end-of-life data from each ref's metadata or xa.sparse-cache.
 func refsOf(s *summary.Summary) map[string]RemoteRef {
 	refs := map[string]RemoteRef{}
+	setData := func(rr *RemoteRef, t gvariant.Value) {
+		rr.InstalledSize = beUint64(t.Index(0).Uint64())
+		rr.DownloadSize = beUint64(t.Index(1).Uint64())
+		rr.Metadata = t.Index(2).Str()
+	}
 	for _, r := range s.Refs {
 		rr := RemoteRef{Name: r.Name, Commit: r.Checksum.String()}
 		rr.EOL, rr.EOLRebase = sparseStrings(r.Metadata)
 		if v, ok := r.Lookup("xa.data"); ok {
-			for v.Type().String() == "v" {
-				v = v.Unbox()
-			}
-			if v.Type().String() == "(tts)" {
-				rr.InstalledSize = beUint64(v.Index(0).Uint64())
-				rr.DownloadSize = beUint64(v.Index(1).Uint64())
-				rr.Metadata = v.Index(2).Str()
+			if v = unboxAll(v); v.Type().String() == "(tts)" {
+				setData(&rr, v)
 			}
 		}
 		refs[r.Name] = rr
 	}
-	if v, ok := s.Lookup("xa.cache"); ok {
-		for v.Type().String() == "v" {
-			v = v.Unbox()
+	// perRef calls set for each ref of the summary dictionary key of type typ.
+	perRef := func(key, typ string, set func(*RemoteRef, gvariant.Value)) {
+		v, ok := s.Lookup(key)
+		if !ok {
+			return
 		}
-		if v.Type().String() == "a{s(tts)}" {
-			for k := 0; k < v.Len(); k++ {
-				e := v.Index(k)
-				n := e.Index(0).Str()
-				rr, ok := refs[n]
-				if !ok {
-					continue
-				}
-				t := e.Index(1)
-				rr.InstalledSize = beUint64(t.Index(0).Uint64())
-				rr.DownloadSize = beUint64(t.Index(1).Uint64())
-				rr.Metadata = t.Index(2).Str()
-				refs[n] = rr
+		if v = unboxAll(v); v.Type().String() != typ {
+			return
+		}
+		for k := 0; k < v.Len(); k++ {
+			e := v.Index(k)
+			if rr, ok := refs[e.Index(0).Str()]; ok {
+				set(&rr, e.Index(1))
+				refs[rr.Name] = rr
 			}
 		}
 	}
-	if v, ok := s.Lookup("xa.sparse-cache"); ok {
-		for v.Type().String() == "v" {
-			v = v.Unbox()
+	perRef("xa.cache", "a{s(tts)}", setData)
+	perRef("xa.sparse-cache", "a{sa{sv}}", func(rr *RemoteRef, d gvariant.Value) {
+		var es []summary.Entry
+		for j := 0; j < d.Len(); j++ {
+			es = append(es, summary.Entry{Key: d.Index(j).Index(0).Str(), Value: d.Index(j).Index(1).Unbox()})
 		}
-		if v.Type().String() == "a{sa{sv}}" {
-			for k := 0; k < v.Len(); k++ {
-				e := v.Index(k)
-				n := e.Index(0).Str()
-				rr, ok := refs[n]
-				if !ok {
-					continue
-				}
-				d := e.Index(1)
-				var es []summary.Entry
-				for j := 0; j < d.Len(); j++ {
-					es = append(es, summary.Entry{Key: d.Index(j).Index(0).Str(), Value: d.Index(j).Index(1).Unbox()})
-				}
-				rr.EOL, rr.EOLRebase = sparseStrings(es)
-				refs[n] = rr
-			}
-		}
-	}
+		rr.EOL, rr.EOLRebase = sparseStrings(es)
+	})
 	return refs
+}
+
+func unboxAll(v gvariant.Value) gvariant.Value {
+	for v.Type().String() == "v" {
+		v = v.Unbox()
+	}
+	return v
 }
 
 // sparseStrings returns the eol and eolr strings of a ref's metadata.
