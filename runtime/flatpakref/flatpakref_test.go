@@ -3,6 +3,7 @@ package flatpakref
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -68,4 +69,18 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRepoSubsetRoundTrip(t *testing.T) {
+	in := &Repo{URL: "https://example.org/repo/", Title: "Example", Subset: "verified"}
+	out, err := ParseRepo(in.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Subset != "verified" || out.URL != in.URL {
+		t.Errorf("round trip: %+v", out)
+	}
+	if !strings.Contains(string(in.Bytes()), "\nSubset=verified\n") {
+		t.Errorf("no Subset key:\n%s", in.Bytes())
+	}
 }
