@@ -230,7 +230,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			rid, rbranch = "org.porthole.Host", "master"
 		}
 	} else {
-		d, err := installation.FindDeployed(append([]string{appInst}, insts...), ref.Runtime, rid, rarch, rbranch, *runtimeCommit)
+		// As Flatpak: the user installation, then the system one,
+		// whatever --user/--system said for the app.
+		d, err := installation.FindDeployed([]string{userDir, systemDir}, ref.Runtime, rid, rarch, rbranch, *runtimeCommit)
 		if err != nil {
 			fmt.Fprintf(stderr, "error: %v\n", err)
 			return 1
