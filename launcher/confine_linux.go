@@ -41,11 +41,9 @@ func confineAllThreads(bpf []byte) error {
 	return nil
 }
 
-// confineThread confines the calling (locked) thread: bounding set
-// emptied, no_new_privs, bpf loaded with TSYNC (which gives every other
-// thread the filter and no_new_privs too), then its own capability sets
-// emptied, so that commands forked from it start with nothing.
-func confineThread(bpf []byte) error {
+// dropBoundingSet empties the calling thread's bounding set (which needs
+// CAP_SETPCAP, so it comes first).
+func dropBoundingSet() error {
 	for c := 0; c <= 63; c++ {
 		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
 		if err == unix.EINVAL {
@@ -55,6 +53,15 @@ func confineThread(bpf []byte) error {
 			return fmt.Errorf("dropping the bounding set: %w", err)
 		}
 	}
+	return nil
+}
+
+// confineThreadLate confines the calling (locked) thread, whose bounding
+// set dropBoundingSet emptied: no_new_privs, bpf loaded with TSYNC
+// (which gives every other thread the filter and no_new_privs too), then
+// its own capability sets emptied, so that commands forked from it start
+// with nothing.
+func confineThreadLate(bpf []byte) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
@@ -119,16 +126,23 @@ type spawnResult struct {
 	err error
 }
 
-// spawner runs on its own locked thread, which it confines first
-// (confineThread): commands are forked from that thread and inherit its
-// credentials. It serves requests until the process exits.
-func spawner(reqs chan spawnReq, ready chan error, bpf []byte) {
+// spawner runs on its own locked thread, started while the root is
+// built: it empties its bounding set at once, then, when start is
+// closed (the root is ready: the filter refuses mount calls), confines
+// itself (confineThreadLate) and reports on ready. Commands are forked
+// from that thread and inherit its credentials. It serves requests until
+// the process exits.
+func spawner(reqs chan spawnReq, start chan struct{}, ready chan error, bpf []byte) {
 	runtime.LockOSThread()
-	if err := confineThread(bpf); err != nil {
-		ready <- err
+	err := dropBoundingSet()
+	<-start
+	if err == nil {
+		err = confineThreadLate(bpf)
+	}
+	ready <- err
+	if err != nil {
 		return
 	}
-	ready <- nil
 	for r := range reqs {
 		pid, err := startDirect(r.ec, r.stdin, r.stdout, r.stderr, r.errW, r.extra)
 		r.done <- spawnResult{pid, err}

@@ -86,6 +86,11 @@ func initMain() int {
 		signal.Notify(r.sigs)
 		close(notified)
 	}()
+	// So does the start of the spawner thread (see spawner).
+	spawns, spawnerStart, spawnerReady := make(chan spawnReq), make(chan struct{}), make(chan error)
+	if !haveCgo {
+		go spawner(spawns, spawnerStart, spawnerReady, cfg.Seccomp)
+	}
 	var extra []*os.File
 	for i := 0; i < cfg.NExtra; i++ {
 		unix.CloseOnExec(fdExtra + i)
@@ -138,10 +143,8 @@ func initMain() int {
 	// confineAllThreads). With cgo (tests), each command goes through the
 	// exec stage.
 	if !haveCgo {
-		spawns := make(chan spawnReq)
-		ready := make(chan error)
-		go spawner(spawns, ready, cfg.Seccomp)
-		if err := <-ready; err != nil {
+		close(spawnerStart)
+		if err := <-spawnerReady; err != nil {
 			return report(fdError, "init", "dropping privileges", err)
 		}
 		r.spawns = spawns
