@@ -78,14 +78,16 @@ func TestRelatedRefsLikeFlatpak(t *testing.T) {
 		t.Errorf("flatpak installed:\n%s\nwant:\n%s", got, want)
 	}
 
-	// A new extension named by the app's next version comes with the update.
+	// A new extension named by the app's next version comes with the
+	// update of the app, and its changed .Locale is updated too.
 	export(w.extensionDir("org.test.Hello.Plugin", "app/org.test.Hello/x86_64/stable", "plugin/p.so"), "stable")
+	export(w.extensionDir("org.test.Hello.Locale", "app/org.test.Hello/x86_64/stable", "de/share/locale/de/hello2.mo"), "stable")
 	app = w.helloApp("porthole", "app", "v2")
 	appendFile(t, filepath.Join(app, "metadata"), "\n[Extension org.test.Hello.Locale]\ndirectory=share/runtime/locale\nautodelete=true\nlocale-subset=true\n\n[Extension org.test.Hello.Plugin]\ndirectory=lib/plugin\nautodelete=true\n")
 	w.publishPT(repo, "", app)
-	fp = transactionText(w.stdoutOf("flatpak", "--user", "update", "-y"))
-	pt = w.stdoutOf(w.bin, "update", "--user", "-y")
-	if pt != fp {
+	fp = transactionText(w.stdoutOf("flatpak", "--user", "update", "-y", "org.test.Hello"))
+	pt = w.stdoutOf(w.bin, "update", "--user", "-y", "org.test.Hello")
+	if pt != fp || !strings.Contains(pt, "org.test.Hello.Locale\tstable\tu") {
 		t.Errorf("update plan differs\nporthole:\n%s\nflatpak:\n%s", pt, fp)
 	}
 	if got, fgot := refSet(w.pt("list", "--user", "--all", "--columns=ref")), refSet(w.fp("--user", "list", "--all", "--columns=ref")); got != fgot || !strings.Contains(got, "org.test.Hello.Plugin") {

@@ -439,7 +439,8 @@ func refNames(refs map[string]installation.RemoteRef) []string {
 
 // related returns install operations for the extensions of op that are
 // downloaded with it (Flatpak's related refs: .Locale, not .Debug) and
-// not installed yet.
+// not installed yet, and, when op is an update, updates of the installed
+// ones that changed.
 func (in *installer) related(op planOp, refs map[string]installation.RemoteRef) []planOp {
 	m, err := metadata.Parse([]byte(op.rr.Metadata))
 	if err != nil {
@@ -450,10 +451,15 @@ func (in *installer) related(op planOp, refs map[string]installation.RemoteRef) 
 		if !rel.Download {
 			continue
 		}
-		if _, err := in.inst.Get(rel.Ref); err == nil {
+		rr := refs[rel.Ref.String()]
+		if d, err := in.inst.Get(rel.Ref); err == nil {
+			// Installed: an update brings it up to date too.
+			if op.op == "u" && d.Commit != rr.Commit {
+				out = append(out, planOp{r: rel.Ref, remote: d.Origin, rr: rr, op: "u", oldMD: string(d.MetadataBytes)})
+			}
 			continue
 		}
-		out = append(out, planOp{r: rel.Ref, remote: op.remote, rr: refs[rel.Ref.String()], op: "i"})
+		out = append(out, planOp{r: rel.Ref, remote: op.remote, rr: rr, op: "i"})
 	}
 	return out
 }
