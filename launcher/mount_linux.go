@@ -55,8 +55,16 @@ func setupRoot(spec *Spec) (string, error) {
 	if err != nil {
 		return "reading mountinfo", err
 	}
+	// The bind sources are opened by another thread, ahead of the
+	// mounts, in order (see openSources).
+	sources := openSources(spec.Mounts, hostRoot)
 	for _, m := range spec.Mounts {
-		if err := applyMount(m, hostRoot, hostMounts); err != nil {
+		var src *hostSource
+		if m.Type.isBind() {
+			src = <-sources
+		}
+		if err := applyMount(m, src, hostMounts); err != nil {
+			go drainSources(sources)
 			return fmt.Sprintf("%s %s", m.Type, m.Dest), err
 		}
 	}
@@ -75,23 +83,19 @@ func setupRoot(spec *Spec) (string, error) {
 	return "", nil
 }
 
-func applyMount(m Mount, hostRoot int, hostMounts []string) error {
+func applyMount(m Mount, hs *hostSource, hostMounts []string) error {
 	dst := newRoot + m.Dest
 	switch m.Type {
 	case Bind, ROBind, DevBind:
-		src, real, err := openHost(hostRoot, m.Source)
-		if err != nil {
-			if m.Optional && errors.Is(err, fs.ErrNotExist) {
+		if hs.err != nil {
+			if m.Optional && errors.Is(hs.err, fs.ErrNotExist) {
 				return nil
 			}
-			return err
+			return hs.err
 		}
+		src, real := hs.fd, hs.real
 		defer unix.Close(src)
-		var st unix.Stat_t
-		if err := unix.Fstat(src, &st); err != nil {
-			return err
-		}
-		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		isDir := hs.mode&unix.S_IFMT == unix.S_IFDIR
 		if err := ensureMountPoint(dst, isDir); err != nil {
 			return err
 		}
@@ -281,6 +285,58 @@ func addMountAttr(path string, attr uint64) error {
 		return fmt.Errorf("mount_setattr %s: %w", path, err)
 	}
 	return nil
+}
+
+// hostSource is an opened bind source.
+type hostSource struct {
+	fd   int
+	real bool // the path is the real one (no symlink on the way)
+	mode uint32
+	err  error
+}
+
+func (t MountType) isBind() bool { return t == Bind || t == ROBind || t == DevBind }
+
+// openSources opens the bind sources of mounts in order on another
+// goroutine and sends them on the returned channel, which has room for
+// all: path lookups in the host's tree then overlap the mounts.
+func openSources(mounts []Mount, hostRoot int) chan *hostSource {
+	n := 0
+	for _, m := range mounts {
+		if m.Type.isBind() {
+			n++
+		}
+	}
+	ch := make(chan *hostSource, n)
+	go func() {
+		for _, m := range mounts {
+			if !m.Type.isBind() {
+				continue
+			}
+			hs := &hostSource{fd: -1}
+			hs.fd, hs.real, hs.err = openHost(hostRoot, m.Source)
+			if hs.err == nil {
+				var st unix.Stat_t
+				if err := unix.Fstat(hs.fd, &st); err != nil {
+					unix.Close(hs.fd)
+					hs.fd, hs.err = -1, err
+				}
+				hs.mode = st.Mode
+			}
+			ch <- hs
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+// drainSources closes what openSources opened and was not used.
+func drainSources(ch chan *hostSource) {
+	for hs := range ch {
+		if hs.err == nil {
+			unix.Close(hs.fd)
+		}
+	}
 }
 
 // openHost opens path of the host (whose root is hostRoot) as an O_PATH
