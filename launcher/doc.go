@@ -9,14 +9,19 @@
 //     Validate checks it; Start runs it.
 //   - Init stage: the re-exec'd helper (cmd/porthole-init, pure Go without
 //     cgo, or any binary calling MaybeInit first) that runs as pid 1 of
-//     the new pid namespace. It receives the Spec over a pipe, builds the
-//     root, pivots into it, spawns the exec stage and then reaps children,
-//     forwards signals and passes the command's exit status through
-//     (128+signal when it was killed).
-//   - Exec stage: the same helper re-exec'd once more inside the new root.
-//     On one locked thread it drops every capability, sets no_new_privs,
-//     loads the seccomp BPF (compiled by the parent with libseccomp) and
-//     execs the command.
+//     the new pid namespace. It receives the Spec over a pipe (wire.go),
+//     builds the root, pivots into it, confines itself and starts the
+//     command from its spawner thread, then reaps children, forwards
+//     signals and passes the command's exit status through (128+signal
+//     when it was killed) on the status pipe and as its own.
+//   - Spawner thread: pid 1's locked thread that confined itself first
+//     (bounding set, no_new_privs, the seccomp BPF compiled by the parent
+//     with libseccomp, capabilities) and forks every command.
+//   - Exec stage: in cgo binaries only (tests), the helper re-exec'd once
+//     more inside the new root, which drops every privilege on one locked
+//     thread and execs the command.
+//   - Status pipe: the last descriptor given to pid 1, where it writes the
+//     command's exit status before exiting; Wait returns on it.
 //   - Init error: a failure in either stage, sent back to the parent as
 //     JSON over a close-on-exec pipe, so the parent sees either an error or
 //     EOF (the command was exec'd).
