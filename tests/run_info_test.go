@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,6 +54,18 @@ func TestRunInfoShowPermissions(t *testing.T) {
 		} {
 			if ours, theirs := both(args...); ours != theirs {
 				t.Errorf("%v:\n--- flatpak\n%s\n--- porthole\n%s", args, theirs, ours)
+			}
+		}
+
+		// --file-access: the exports of the merged context, as flatpak
+		// computes them, for paths in and out of the grants.
+		os.MkdirAll(filepath.Join(home, "docs"), 0o755)
+		os.Symlink("/etc", filepath.Join(home, "etc-link"))
+		for _, p := range []string{home, filepath.Join(home, "docs"), filepath.Join(home, "missing"), filepath.Join(home, "etc-link"),
+			filepath.Join(home, ".var", "app", "org.test.Probe"), filepath.Join(home, ".var", "app", "org.test.Probe", "new"),
+			filepath.Join(home, ".var", "app", "org.other.App"), "/tmp", "/etc/passwd", "/usr", "/"} {
+			if ours, theirs := both("info", "--user", "--file-access="+p, "org.test.Probe"); ours != theirs {
+				t.Errorf("--file-access=%s: flatpak %q, porthole %q", p, theirs, ours)
 			}
 		}
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/porthole-dev/porthole/internal/progress"
+	"github.com/porthole-dev/porthole/internal/runspec"
 	"github.com/porthole-dev/porthole/runtime/installation"
 	"github.com/porthole-dev/porthole/runtime/permissions"
 	"github.com/porthole-dev/porthole/runtime/ref"
@@ -24,6 +25,7 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	showCommit := fs.Bool("show-commit", false, "show commit")
 	showLoc := fs.Bool("show-location", false, "show location")
 	showExt := fs.Bool("show-extensions", false, "show extensions")
+	fileAccess := fs.String("file-access", "", "query file access")
 	fs.BoolVar(showExt, "e", false, "show extensions")
 	pos, ok := parseStoreFlags(fs, args, stderr)
 	if !ok {
@@ -55,12 +57,18 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		switch {
 		case *showMeta:
 			stdout.Write(d.MetadataBytes)
-		case *showPerms:
+		case *showPerms || *fileAccess != "":
 			c, err := deployPermissions(ctx, inst, d)
 			if err != nil {
 				return fail(stderr, err)
 			}
-			stdout.Write(c.Bytes(true))
+			if *showPerms {
+				stdout.Write(c.Bytes(true))
+			}
+			if *fileAccess != "" {
+				host, _ := currentHost()
+				fmt.Fprintln(stdout, runspec.FileAccess(c, host, d.Ref.ID, *fileAccess))
+			}
 		case *showRef:
 			fmt.Fprintln(stdout, d.Ref)
 		case *showCommit:

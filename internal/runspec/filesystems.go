@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/porthole-dev/porthole/launcher"
@@ -174,7 +175,7 @@ func (b *builder) filesystems() {
 
 	// :create makes the directory on the host.
 	for p, m := range ex.modes {
-		if m == permissions.ModeCreate {
+		if m == permissions.ModeCreate && !b.dry {
 			if err := os.MkdirAll(p, 0o755); err != nil {
 				b.warnf("cannot create %s: %v", p, err)
 			}
@@ -226,7 +227,7 @@ func (b *builder) filesystems() {
 			b.add(launcher.Mount{Type: bindType(s.m), Source: s.host, Dest: filepath.Join(b.appDir, s.where)})
 		}
 	}
-	if !homeShared {
+	if !homeShared && !b.dry {
 		b.ctx.Persistent.Range(func(p string, _ struct{}) {
 			p = strings.TrimLeft(p, "/")
 			if p == "" || strings.Contains("/"+p+"/", "/../") {
@@ -250,7 +251,7 @@ func (b *builder) filesystems() {
 	// The app's own runtime dir (not under --sandbox, which has no
 	// per-app directories).
 	appRun := filepath.Join(b.host.RuntimeDir, "app", b.in.AppID)
-	if b.in.Sandbox {
+	if b.in.Sandbox || b.dry {
 	} else if os.MkdirAll(appRun, 0o700) == nil {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: appRun, Dest: "/run/flatpak/app/" + b.in.AppID})
 	}
@@ -335,4 +336,24 @@ func (b *builder) exportPath(ex *exportSet, p string, m permissions.Mode) {
 	}
 	b.add(launcher.Mount{Type: bindType(m), Source: p, Dest: p})
 	b.exported(p, visOf(m))
+}
+
+// FileAccess answers `flatpak info --file-access=PATH` for appID with
+// the context c: how the host path shows in the sandbox, "hidden",
+// "read-only" or "read-write". It creates nothing.
+func FileAccess(c *permissions.Context, host Host, appID, path string) string {
+	b := &builder{in: Input{AppID: appID, Context: c}, host: host, ctx: c, env: baseEnv(host.Env), dry: true}
+	b.appDir = filepath.Join(host.Home, ".var", "app", appID)
+	b.sboxRun = "/run/user/" + strconv.Itoa(host.UID)
+	b.filesystems()
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	switch b.pathMode(path) {
+	case visReadOnly:
+		return "read-only"
+	case visReadWrite, visSymlink:
+		return "read-write"
+	}
+	return "hidden"
 }

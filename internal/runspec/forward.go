@@ -56,26 +56,34 @@ func (b *builder) mapped(keys []string, p string) (ok, ro bool) {
 }
 
 // visible reports whether the host path p is visible at the same path in
-// the sandbox: every mapped element that is a symlink is followed on the
-// host, and the last element must be mapped (or missing under a writable
-// mapping, for files the app is to create).
-func (b *builder) visible(p string) bool {
+// the sandbox.
+func (b *builder) visible(p string) bool { return b.pathMode(p) != visHidden }
+
+// pathMode is how the host path p shows at the same path in the sandbox
+// (Flatpak's flatpak_exports_path_get_mode): every mapped element that is
+// a symlink is followed on the host, and the last element must be mapped
+// (or missing under a writable mapping, for files the app is to create).
+// visHidden means not visible.
+func (b *builder) pathMode(p string) visKind {
 	keys := make([]string, 0, len(b.vis))
 	for k := range b.vis {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for range 40 {
-		next, done, ok := b.visibleStep(keys, filepath.Clean(p))
+		next, done, m := b.modeStep(keys, filepath.Clean(p))
 		if done {
-			return ok
+			return m
 		}
 		p = next
 	}
-	return false
+	return visHidden
 }
 
-func (b *builder) visibleStep(keys []string, p string) (next string, done, ok bool) {
+func (b *builder) modeStep(keys []string, p string) (next string, done bool, mode visKind) {
+	if p == "/" {
+		return "", true, visReadWrite // no element to check: Flatpak's answer too
+	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	cur := ""
 	ro := false
@@ -86,23 +94,29 @@ func (b *builder) visibleStep(keys []string, p string) (next string, done, ok bo
 		m, ro = b.mapped(keys, cur)
 		if !m {
 			if last {
-				return "", true, false
+				return "", true, visHidden
 			}
 			continue
 		}
 		fi, err := os.Lstat(cur)
 		if err != nil {
-			return "", true, os.IsNotExist(err) && last && !ro
+			if os.IsNotExist(err) && last && !ro {
+				return "", true, visReadWrite
+			}
+			return "", true, visHidden
 		}
 		if fi.Mode()&os.ModeSymlink != 0 {
 			real, err := filepath.EvalSymlinks(cur)
 			if err != nil {
-				return "", true, false
+				return "", true, visHidden
 			}
-			return filepath.Join(append([]string{real}, parts[i+1:]...)...), false, false
+			return filepath.Join(append([]string{real}, parts[i+1:]...)...), false, visHidden
 		}
 	}
-	return "", true, true
+	if ro {
+		return "", true, visReadOnly
+	}
+	return "", true, visReadWrite
 }
 
 // forwardArgs applies --file-forwarding to args, as Flatpak 1.14 does:

@@ -103,6 +103,8 @@ type builder struct {
 	// vis is the export table: host paths visible at the same path.
 	vis   map[string]visKind
 	notes []string
+	// dry leaves the host alone (FileAccess).
+	dry bool
 	// appExt and runtimeExt are the ID=COMMIT lists of the mounted
 	// extensions.
 	appExt, runtimeExt string
