@@ -85,7 +85,7 @@ func Dial(ctx context.Context, address string, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("authenticating to the bus: %w", err)
 	}
 	uc.SetDeadline(time.Time{})
-	t.authing = true
+	t.authing.Store(true)
 	conn, err := dbus.NewConn(t, opts.ConnOptions...)
 	if err != nil {
 		t.Close()

@@ -170,3 +170,67 @@ func TestReceivedShortFDs(t *testing.T) {
 		t.Errorf("AddFull fds = %v, want [token invalid invalid]", got)
 	}
 }
+
+// FuzzAttach checks the outgoing rewriter: for a message whose h values
+// are tokens, the result is a valid message whose header counts the
+// descriptors attached and whose h values index them.
+func FuzzAttach(f *testing.F) {
+	for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		f.Add(encode(f, order, "Print", 0, "", "title", dbus.UnixFDIndex(1), map[string]dbus.Variant{"modal": dbus.MakeVariant(true)}))
+		f.Add(encode(f, order, "AddFull", 0, []dbus.UnixFDIndex{1, 2, 1}, uint32(3), "org.example.App", []string{"read"}))
+		f.Add(encode(f, order, "AddNotification", 0, "app", "id", map[string]dbus.Variant{
+			"icon": dbus.MakeVariant(struct {
+				K string
+				V dbus.Variant
+			}{"file-descriptor", dbus.MakeVariant(dbus.UnixFDIndex(3))})}))
+	}
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := parseHeader(data)
+		if err != nil {
+			return
+		}
+		offs, err := findFDs(data, h, nil)
+		if err != nil || len(offs) == 0 {
+			return
+		}
+		tr := &transport{}
+		for range 3 {
+			tr.tab.add(entry{fd: null, lent: true}) // tokens 1, 2, 3
+		}
+		in := bytes.Clone(data)
+		out, fds, err := tr.attach(data, h, offs)
+		if !bytes.Equal(in, data) {
+			t.Fatal("attach changed its input")
+		}
+		if err != nil {
+			return
+		}
+		closeFDs(fds)
+		h2, err := parseHeader(out)
+		if err != nil {
+			t.Fatalf("attach made a bad header: %v", err)
+		}
+		if !h2.hasUnixFDs || int(h2.unixFDs) != len(fds) {
+			t.Fatalf("header counts %d descriptors, %d attached", h2.unixFDs, len(fds))
+		}
+		offs2, err := findFDs(out, h2, nil)
+		if err != nil || len(offs2) != len(offs) {
+			t.Fatalf("attach made a body the walk rejects: %v (%d h values, want %d)", err, len(offs2), len(offs))
+		}
+		for _, off := range offs2 {
+			if idx := h2.order.Uint32(out[off:]); int(idx) >= len(fds) {
+				t.Fatalf("index %d of %d descriptors", idx, len(fds))
+			}
+		}
+		if _, err := dbus.DecodeMessage(bytes.NewReader(out)); err != nil {
+			var ime dbus.InvalidMessageError // flags, type: as in the input
+			if !errors.As(err, &ime) {
+				t.Fatalf("godbus cannot decode the result: %v", err)
+			}
+		}
+	})
+}

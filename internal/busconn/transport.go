@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -27,7 +28,7 @@ type transport struct {
 
 	// godbus's authentication, answered here (the real one is done).
 	authMu  sync.Mutex
-	authing bool
+	authing atomic.Bool
 	authIn  []byte
 	authOut []byte
 	guid    string
@@ -116,8 +117,8 @@ func (t *transport) readLine() (string, error) {
 
 // Read hands godbus the bytes of the next message, rewritten.
 func (t *transport) Read(p []byte) (int, error) {
-	t.authMu.Lock()
-	if t.authing {
+	if t.authing.Load() {
+		t.authMu.Lock()
 		n := copy(p, t.authOut)
 		t.authOut = t.authOut[n:]
 		t.authMu.Unlock()
@@ -126,7 +127,6 @@ func (t *transport) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	t.authMu.Unlock()
 	for len(t.cur) == 0 {
 		if err := t.next(); err != nil {
 			return 0, err
@@ -204,7 +204,7 @@ func (t *transport) received(msg []byte) bool {
 	t.mu.Lock()
 	var l *lease
 	if h.typ == typeMethodCall && len(offs) > 0 && len(fds) > 0 {
-		k := callKey{h.sender, h.serial}
+		k := callKey{string(h.sender), h.serial}
 		if t.tab.calls == nil {
 			t.tab.calls = map[callKey]*lease{}
 		}
@@ -254,13 +254,12 @@ func closeFDs(fds []int) {
 // Write sends what godbus wrote: authentication lines (answered here) or
 // one message.
 func (t *transport) Write(p []byte) (int, error) {
-	t.authMu.Lock()
-	if t.authing {
+	if t.authing.Load() {
+		t.authMu.Lock()
 		defer t.authMu.Unlock()
 		t.authWrite(p)
 		return len(p), nil
 	}
-	t.authMu.Unlock()
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	data := p
@@ -301,7 +300,7 @@ func (t *transport) authWrite(p []byte) {
 		t.authIn = t.authIn[i+2:]
 		switch {
 		case line == "BEGIN":
-			t.authing = false
+			t.authing.Store(false)
 			return
 		case line == "AUTH":
 			t.authOut = append(t.authOut, "REJECTED EXTERNAL\r\n"...)
@@ -325,9 +324,11 @@ func (t *transport) send(msg []byte) error {
 	var l *lease
 	if h.typ == typeMethodReturn || h.typ == typeError {
 		t.mu.Lock()
-		k := callKey{h.dest, h.replySerial}
-		if l = t.tab.calls[k]; l != nil {
-			delete(t.tab.calls, k)
+		if len(t.tab.calls) > 0 {
+			k := callKey{string(h.dest), h.replySerial}
+			if l = t.tab.calls[k]; l != nil {
+				delete(t.tab.calls, k)
+			}
 		}
 		t.mu.Unlock()
 		if l != nil {

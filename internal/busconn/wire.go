@@ -42,9 +42,9 @@ type header struct {
 	flags       byte
 	serial      uint32
 	replySerial uint32
-	dest        string
-	sender      string
-	sig         string
+	dest        []byte // sub-slices of the message: no copies on the fast path
+	sender      []byte
+	sig         []byte
 	unixFDs     uint32
 	hasUnixFDs  bool
 	fieldsEnd   int // end of the header fields (before padding)
@@ -107,11 +107,8 @@ func parseHeader(msg []byte) (*header, error) {
 		if err != nil {
 			return nil, err
 		}
-		sig, err := w.signature()
+		sig, err := w.variantSig()
 		if err != nil {
-			return nil, err
-		}
-		if err := checkVariantSig(sig); err != nil {
 			return nil, err
 		}
 		start := w.pos
@@ -125,11 +122,11 @@ func parseHeader(msg []byte) (*header, error) {
 			h.unixFDs = h.order.Uint32(msg[start:])
 			h.hasUnixFDs = true
 		case code == fieldDestination && sig == "s":
-			h.dest = w.lastString
+			h.dest = w.last
 		case code == fieldSender && sig == "s":
-			h.sender = w.lastString
+			h.sender = w.last
 		case code == fieldSignature && sig == "g":
-			h.sig = w.lastString
+			h.sig = w.last
 		}
 	}
 	if w.pos != h.fieldsEnd {
@@ -143,7 +140,7 @@ func parseHeader(msg []byte) (*header, error) {
 // dictionary keyed by b or g (valid D-Bus that godbus fails to decode,
 // which would close the connection). Other bodies reach godbus as the bus
 // validated them.
-func needsWalk(sig string) bool {
+func needsWalk(sig []byte) bool {
 	for i := 0; i < len(sig); i++ {
 		switch sig[i] {
 		case 'h', 'v':
@@ -162,13 +159,14 @@ func needsWalk(sig string) bool {
 // It accepts only what godbus decodes without error (same nesting limits,
 // same signature rules), so godbus never sees a value this walk missed.
 func findFDs(msg []byte, h *header, offs []int) ([]int, error) {
-	if h.sig == "" {
+	if len(h.sig) == 0 {
 		if h.bodyStart != h.total {
 			return nil, fmt.Errorf("%w: body without signature", ErrMalformed)
 		}
 		return offs, nil
 	}
-	if _, err := dbus.ParseSignature(h.sig); err != nil {
+	sig := string(h.sig)
+	if _, err := dbus.ParseSignature(sig); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if h.bodyStart > h.total {
@@ -177,7 +175,6 @@ func findFDs(msg []byte, h *header, offs []int) ([]int, error) {
 	// Alignment is relative to the message start; the body starts at a
 	// multiple of 8, so body-relative offsets align the same way.
 	w := walker{b: msg[h.bodyStart:], order: h.order, offs: offs}
-	sig := h.sig
 	for sig != "" {
 		n := singleLen(sig)
 		if n == 0 {
@@ -203,7 +200,7 @@ type walker struct {
 	pos        int
 	order      binary.ByteOrder
 	offs       []int
-	lastString string // set by headers' s and g values only
+	last  []byte // the latest s, o or g value (a sub-slice of b)
 }
 
 var errShort = fmt.Errorf("%w: truncated", ErrMalformed)
@@ -251,18 +248,40 @@ func (w *walker) u32() (uint32, error) {
 	return v, nil
 }
 
-// signature reads a g value.
-func (w *walker) signature() (string, error) {
+// signature reads a g value (a sub-slice of b).
+func (w *walker) signature() ([]byte, error) {
 	n, err := w.byte1()
+	if err != nil {
+		return nil, err
+	}
+	if int(n)+1 > len(w.b)-w.pos || w.b[w.pos+int(n)] != 0 {
+		return nil, errShort
+	}
+	s := w.b[w.pos : w.pos+int(n)]
+	w.pos += int(n) + 1
+	return s, nil
+}
+
+// oneChar holds the one-letter basic signatures, so the common variants
+// cost no allocation.
+var oneChar = func() (t [256]string) {
+	for _, c := range "ybnqiuxtdsogvh" {
+		t[c] = string(c)
+	}
+	return t
+}()
+
+// variantSig reads a variant's signature and applies godbus's rules.
+func (w *walker) variantSig() (string, error) {
+	b, err := w.signature()
 	if err != nil {
 		return "", err
 	}
-	if int(n)+1 > len(w.b)-w.pos || w.b[w.pos+int(n)] != 0 {
-		return "", errShort
+	if len(b) == 1 && oneChar[b[0]] != "" {
+		return oneChar[b[0]], nil
 	}
-	s := string(w.b[w.pos : w.pos+int(n)])
-	w.pos += int(n) + 1
-	return s, nil
+	s := string(b)
+	return s, checkVariantSig(s)
 }
 
 // checkVariantSig applies godbus's rules for a variant's signature.
@@ -364,7 +383,7 @@ func (w *walker) value(sig string, depth int) error {
 		if uint64(n)+1 > uint64(len(w.b)-w.pos) || w.b[w.pos+int(n)] != 0 {
 			return errShort
 		}
-		w.lastString = string(w.b[w.pos : w.pos+int(n)])
+		w.last = w.b[w.pos : w.pos+int(n)]
 		w.pos += int(n) + 1
 		return nil
 	case 'g':
@@ -372,20 +391,19 @@ func (w *walker) value(sig string, depth int) error {
 		if err != nil {
 			return err
 		}
-		if _, err := dbus.ParseSignature(s); err != nil {
-			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		if len(s) > 1 || len(s) == 1 && oneChar[s[0]] == "" {
+			if _, err := dbus.ParseSignature(string(s)); err != nil {
+				return fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
 		}
-		w.lastString = s
+		w.last = s
 		return nil
 	case 'v':
 		if depth >= 64 {
 			return fmt.Errorf("%w: too deep", ErrMalformed)
 		}
-		s, err := w.signature()
+		s, err := w.variantSig()
 		if err != nil {
-			return err
-		}
-		if err := checkVariantSig(s); err != nil {
 			return err
 		}
 		return w.value(s, depth+1)
