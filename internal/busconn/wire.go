@@ -196,10 +196,10 @@ func findFDs(msg []byte, h *header, offs []int) ([]int, error) {
 
 // walker reads values of the wire format, recording where h values are.
 type walker struct {
-	b          []byte
-	pos        int
-	order      binary.ByteOrder
-	offs       []int
+	b     []byte
+	pos   int
+	order binary.ByteOrder
+	offs  []int
 	last  []byte // the latest s, o or g value (a sub-slice of b)
 }
 
