@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/porthole-dev/porthole/internal/portalerr"
 )
 
 // Sentinel errors; DBusError maps them to D-Bus error names.
@@ -19,29 +21,16 @@ var (
 	ErrNameTaken = errors.New("bus name already owned")
 )
 
-const errorPrefix = "org.freedesktop.portal.Error."
-
-var errorNames = []struct {
-	err  error
-	name string
-}{
-	{ErrInvalidArgument, errorPrefix + "InvalidArgument"},
-	{ErrNotFound, errorPrefix + "NotFound"},
-	{ErrNotAllowed, errorPrefix + "NotAllowed"},
-	{ErrAccessDenied, "org.freedesktop.DBus.Error.AccessDenied"},
-	{ErrFailed, errorPrefix + "Failed"},
+// errorNames maps the sentinels to D-Bus error names.
+var errorNames = []portalerr.Name{
+	{Err: ErrInvalidArgument, Name: portalerr.Prefix + "InvalidArgument"},
+	{Err: ErrNotFound, Name: portalerr.Prefix + "NotFound"},
+	{Err: ErrNotAllowed, Name: portalerr.Prefix + "NotAllowed"},
+	{Err: ErrAccessDenied, Name: portalerr.AccessDenied},
+	{Err: ErrFailed, Name: portalerr.Failed},
 }
 
-// DBusError converts err into the error sent to a D-Bus caller; nil stays
-// nil. It is the only place Go errors become D-Bus errors.
-func DBusError(err error) *dbus.Error {
-	if err == nil {
-		return nil
-	}
-	for _, e := range errorNames {
-		if errors.Is(err, e.err) {
-			return dbus.NewError(e.name, []any{err.Error()})
-		}
-	}
-	return dbus.NewError(errorPrefix+"Failed", []any{err.Error()})
-}
+// DBusError converts err into the error sent to a D-Bus caller (see
+// portalerr.Map); nil stays nil. It is the only place Go errors become
+// D-Bus errors.
+func DBusError(err error) *dbus.Error { return portalerr.Map(err, errorNames) }

@@ -2,9 +2,10 @@ package portals
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/porthole-dev/porthole/internal/portalerr"
 )
 
 // Sentinel errors; DBusError maps them to org.freedesktop.portal.Error.*.
@@ -21,43 +22,22 @@ var (
 	ErrAccessDenied = errors.New("access denied")
 )
 
-const errorPrefix = "org.freedesktop.portal.Error."
+const errorPrefix = portalerr.Prefix
 
-var errorNames = []struct {
-	err  error
-	name string
-}{
-	{ErrInvalidArgument, errorPrefix + "InvalidArgument"},
-	{ErrNotFound, errorPrefix + "NotFound"},
-	{ErrExists, errorPrefix + "Exists"},
-	{ErrNotAllowed, errorPrefix + "NotAllowed"},
-	{ErrCancelled, errorPrefix + "Cancelled"},
-	{ErrWindowDestroyed, errorPrefix + "WindowDestroyed"},
-	{ErrAccessDenied, "org.freedesktop.DBus.Error.AccessDenied"},
-	{ErrFailed, errorPrefix + "Failed"},
+// errorNames maps the sentinels to D-Bus error names.
+var errorNames = []portalerr.Name{
+	{Err: ErrInvalidArgument, Name: errorPrefix + "InvalidArgument"},
+	{Err: ErrNotFound, Name: errorPrefix + "NotFound"},
+	{Err: ErrExists, Name: errorPrefix + "Exists"},
+	{Err: ErrNotAllowed, Name: errorPrefix + "NotAllowed"},
+	{Err: ErrCancelled, Name: errorPrefix + "Cancelled"},
+	{Err: ErrWindowDestroyed, Name: errorPrefix + "WindowDestroyed"},
+	{Err: ErrAccessDenied, Name: portalerr.AccessDenied},
+	{Err: ErrFailed, Name: portalerr.Failed},
 }
 
-// DBusError converts err into the D-Bus error sent to a caller. It is the
-// only place where Go errors become D-Bus errors; nil stays nil. Errors
-// already carrying a D-Bus name (from a backend) are passed through.
-func DBusError(err error) *dbus.Error {
-	if err == nil {
-		return nil
-	}
-	for _, e := range errorNames {
-		if errors.Is(err, e.err) {
-			// The sentinel names the D-Bus error; the message is the rest.
-			msg := strings.TrimPrefix(err.Error(), e.err.Error()+": ")
-			return dbus.NewError(e.name, []any{msg})
-		}
-	}
-	var de dbus.Error
-	if errors.As(err, &de) {
-		return &de
-	}
-	var dep *dbus.Error
-	if errors.As(err, &dep) {
-		return dep
-	}
-	return dbus.NewError(errorPrefix+"Failed", []any{err.Error()})
-}
+// DBusError converts err into the D-Bus error sent to a caller (see
+// portalerr.Map): the only place where Go errors become D-Bus errors; nil
+// stays nil. Errors already carrying a D-Bus name (from a backend) are
+// passed through.
+func DBusError(err error) *dbus.Error { return portalerr.Map(err, errorNames) }
