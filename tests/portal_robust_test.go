@@ -235,7 +235,9 @@ func TestPortalInvalidOptions(t *testing.T) {
 			map[string]string{"reason": "s"}, false, "Account.GetUserInformation", 3},
 		{"Screenshot.Screenshot", func(m map[string]dbus.Variant) []any { return []any{"", o(m)} },
 			map[string]string{"modal": "b", "interactive": "b"}, false, "Screenshot.Screenshot", 3},
-		{"Print.PreparePrint", func(m map[string]dbus.Variant) []any { return []any{"", "t", map[string]dbus.Variant{}, map[string]dbus.Variant{}, o(m)} },
+		{"Print.PreparePrint", func(m map[string]dbus.Variant) []any {
+			return []any{"", "t", map[string]dbus.Variant{}, map[string]dbus.Variant{}, o(m)}
+		},
 			map[string]string{"modal": "b", "accept_label": "s"}, false, "Print.PreparePrint", 6},
 		{"Wallpaper.SetWallpaperURI", func(m map[string]dbus.Variant) []any { return []any{"", "file:///x.png", o(m)} },
 			map[string]string{"show-preview": "b", "set-on": "s"}, false, "Wallpaper.SetWallpaperURI", 4},
