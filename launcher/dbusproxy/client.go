@@ -47,14 +47,28 @@ const (
 	errUnknown      = "org.freedesktop.DBus.Error.ServiceUnknown"
 )
 
-// client is the state of one proxied connection. clientLoop and busLoop
-// run in two goroutines; mu guards the fields they share.
+// Where a side's reading stands.
+const (
+	phaseCredentials = iota // the client's first byte
+	phaseAuth               // SASL lines
+	phaseMessages
+)
+
+// client is the state of one proxied connection. Its two sides are served
+// by goroutines only while they have something to read (see poller.go);
+// mu guards the fields both sides use.
 type client struct {
 	px     *Proxy
 	r      *rules
 	c, bus *net.UnixConn
 	toBus  writer
 	toCl   writer
+	// Each side's own: its reader, its phase, its batch of output.
+	fromCl, fromBs    side
+	clPhase, busPhase int
+	clOut, busOut     batch
+	done              func(error) // called once both sides are released
+	stop              func() bool // stops the context's AfterFunc
 
 	mu sync.Mutex
 	// SASL: lines the client sent before BEGIN, lines the bus answered.
@@ -62,103 +76,173 @@ type client struct {
 	beginSeen              bool
 	fakeSerial             uint32 // last serial the proxy used
 	fromBus                map[uint32]expectation
-	fromClient             map[callKey]struct{}
-	uniqueLevel            map[string]Level    // TALK for itself, SEE for peers that wrote to it
-	owned                  map[string][]string // unique name → well-known names it ever owned
-	initPending            int                 // made-up calls not answered yet
-	initDone               chan struct{}       // closed when initPending drops to 0
-	busDone                chan struct{}       // closed when busLoop has returned
+	fromBusBig             bool                 // fromBus has held more than a few entries
+	fromClient             map[callKey]struct{} // nil until a peer calls the client
+	uniqueLevel            map[string]Level     // TALK for itself, SEE for peers that wrote to it
+	owned                  map[string][]string  // unique name → well-known names it ever owned
+	initPending            int                  // made-up calls not answered yet
+	initDone               chan struct{}        // closed when initPending drops to 0
+	paused                 bool                 // the client side waits for initDone
+	failed                 bool
+	sidesLeft              int
 }
 
 func newClient(px *Proxy, c, bus *net.UnixConn) *client {
-	return &client{
+	cl := &client{
 		px: px, r: px.rules, c: c, bus: bus,
 		toBus: writer{c: bus}, toCl: writer{c: c},
 		fakeSerial:  firstFakeSerial - 1,
 		fromBus:     map[uint32]expectation{},
-		fromClient:  map[callKey]struct{}{},
 		uniqueLevel: map[string]Level{},
 		owned:       map[string][]string{},
-		busDone:     make(chan struct{}),
+		sidesLeft:   2,
+	}
+	cl.clOut.w, cl.busOut.w = &cl.toBus, &cl.toCl
+	cl.fromCl = side{cl: cl, rd: newReader(c, px.max), pump: cl.clientPump}
+	cl.fromBs = side{cl: cl, rd: newReader(bus, MaxMessageSize), pump: cl.busPump}
+	return cl
+}
+
+// fail stops both sides; err (nil for a plain stop) is what stopped s (nil
+// for neither). Both connections are closed at once, so a side blocked in a
+// write returns.
+func (cl *client) fail(s *side, err error) {
+	if s != nil {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}
+	cl.mu.Lock()
+	first := !cl.failed
+	cl.failed = true
+	cl.mu.Unlock()
+	if !first {
+		return
+	}
+	cl.c.Close()
+	cl.bus.Close()
+	cl.fromCl.close()
+	cl.fromBs.close()
+}
+
+// sideDone counts a released side; the second one ends the client.
+func (cl *client) sideDone() {
+	cl.mu.Lock()
+	cl.sidesLeft--
+	last := cl.sidesLeft == 0
+	cl.mu.Unlock()
+	if !last {
+		return
+	}
+	if cl.stop != nil {
+		cl.stop()
+	}
+	cl.fromCl.mu.Lock()
+	err := cl.fromCl.err
+	cl.fromCl.mu.Unlock()
+	cl.fromBs.mu.Lock()
+	berr := cl.fromBs.err
+	cl.fromBs.mu.Unlock()
+	if err == nil || isClosed(err) {
+		err = nil
+		if berr != nil && !isClosed(berr) {
+			err = fmt.Errorf("bus connection: %w", berr)
+		}
+	}
+	if cl.done != nil {
+		cl.done(err)
 	}
 }
 
-// clientLoop reads the client: the credentials byte, SASL lines until
-// BEGIN, then messages. It returns on the first error or hang-up.
-func (cl *client) clientLoop() error {
-	rd := newReader(cl.c, cl.px.max)
-	defer rd.close()
-	if err := rd.fill(); err != nil {
-		return err
-	}
-	first := rd.buf[rd.r]
-	rd.r++
-	if err := sendCredentialsByte(cl.bus, first); err != nil {
-		return err
-	}
+// clientPump reads the client: the credentials byte, SASL lines until
+// BEGIN, then messages, until it would block (errWouldBlock), must wait for
+// name tracking (errPaused) or fails.
+func (cl *client) clientPump() error {
+	rd := cl.fromCl.rd
 	for {
-		l, err := rd.line()
-		if err != nil {
-			cl.px.tracef("Invalid AUTH line, aborting")
-			return err
-		}
-		if l == nil {
-			if err := rd.fill(); err != nil {
+		switch cl.clPhase {
+		case phaseCredentials:
+			if rd.r == rd.w {
+				if err := rd.tryFill(); err != nil {
+					return err
+				}
+				continue
+			}
+			first := rd.buf[rd.r]
+			rd.r++
+			if err := sendCredentialsByte(cl.bus, first); err != nil {
 				return err
 			}
-			continue
-		}
-		if !validAuthLine(l[:len(l)-2]) {
-			cl.px.tracef("Invalid AUTH line, aborting")
-			return fmt.Errorf("%w: %q", ErrBadAuth, l)
-		}
-		begin := isBegin(l[:len(l)-2])
-		cl.mu.Lock()
-		if begin {
-			cl.beginSeen = true
-		} else {
-			cl.authSent++
-		}
-		cl.mu.Unlock()
-		if err := cl.toBus.write(l, nil); err != nil {
-			return err
-		}
-		if begin {
-			break
-		}
-	}
-	out := &batch{w: &cl.toBus}
-	for {
-		for {
+			cl.clPhase = phaseAuth
+		case phaseAuth:
+			l, err := rd.line()
+			if err != nil {
+				cl.px.tracef("Invalid AUTH line, aborting")
+				return err
+			}
+			if l == nil {
+				if err := rd.tryFill(); err != nil {
+					return err
+				}
+				continue
+			}
+			if !validAuthLine(l[:len(l)-2]) {
+				cl.px.tracef("Invalid AUTH line, aborting")
+				return fmt.Errorf("%w: %q", ErrBadAuth, l)
+			}
+			begin := isBegin(l[:len(l)-2])
+			cl.mu.Lock()
+			if begin {
+				cl.beginSeen = true
+			} else {
+				cl.authSent++
+			}
+			cl.mu.Unlock()
+			if err := cl.toBus.write(l, nil); err != nil {
+				return err
+			}
+			if begin {
+				cl.clPhase = phaseMessages
+			}
+		default:
 			m, err := rd.message()
 			if err != nil {
 				return err
 			}
 			if m == nil {
-				break
+				if err := cl.clOut.flush(); err != nil {
+					return err
+				}
+				if err := rd.tryFill(); err != nil {
+					return err
+				}
+				continue
 			}
-			wait, err := cl.fromClientMessage(rd, m, out)
+			wait, err := cl.fromClientMessage(rd, m, &cl.clOut)
 			if err != nil {
 				return err
 			}
 			if wait != nil {
 				// The proxy is learning who owns the names of its
-				// policy; hold the client's next messages until it knows.
-				if err := out.flush(); err != nil {
+				// policy; the client's next messages wait until it knows
+				// (initAnswered resumes this side).
+				if err := cl.clOut.flush(); err != nil {
 					return err
 				}
+				cl.mu.Lock()
 				select {
 				case <-wait:
-				case <-cl.busDone:
-					return nil
+				default:
+					cl.paused = true
+				}
+				paused := cl.paused
+				cl.mu.Unlock()
+				if paused {
+					return errPaused
 				}
 			}
-		}
-		if err := out.flush(); err != nil {
-			return err
-		}
-		if err := rd.fill(); err != nil {
-			return err
 		}
 	}
 }
@@ -184,55 +268,72 @@ func isBegin(l []byte) bool {
 	return ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t')
 }
 
-// busLoop reads the bus: SASL replies until the client's BEGIN has been
-// answered, then messages.
-func (cl *client) busLoop() error {
-	rd := newReader(cl.bus, MaxMessageSize)
-	defer rd.close()
+// busPump reads the bus: SASL replies until the client's BEGIN has been
+// answered, then messages, until it would block or fails.
+func (cl *client) busPump() error {
+	rd := cl.fromBs.rd
 	for {
-		cl.mu.Lock()
-		authDone := cl.beginSeen && cl.authAnswered >= cl.authSent
-		cl.mu.Unlock()
-		if authDone {
-			break
-		}
-		l, err := rd.line()
-		if err != nil {
-			return err
-		}
-		if l == nil {
-			if err := rd.fill(); err != nil {
+		if cl.busPhase != phaseMessages {
+			cl.mu.Lock()
+			authDone := cl.beginSeen && cl.authAnswered >= cl.authSent
+			cl.mu.Unlock()
+			if authDone {
+				cl.busPhase = phaseMessages
+				continue
+			}
+			l, err := rd.line()
+			if err != nil {
+				return err
+			}
+			if l == nil {
+				if err := rd.tryFill(); err != nil {
+					return err
+				}
+				continue
+			}
+			cl.mu.Lock()
+			cl.authAnswered++
+			cl.mu.Unlock()
+			if err := cl.toCl.write(l, nil); err != nil {
 				return err
 			}
 			continue
 		}
-		cl.mu.Lock()
-		cl.authAnswered++
-		cl.mu.Unlock()
-		if err := cl.toCl.write(l, nil); err != nil {
+		m, err := rd.message()
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			if err := cl.busOut.flush(); err != nil {
+				return err
+			}
+			if err := rd.tryFill(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := cl.fromBusMessage(rd, m, &cl.busOut); err != nil {
 			return err
 		}
 	}
-	out := &batch{w: &cl.toCl}
-	for {
-		for {
-			m, err := rd.message()
-			if err != nil {
-				return err
-			}
-			if m == nil {
-				break
-			}
-			if err := cl.fromBusMessage(rd, m, out); err != nil {
-				return err
-			}
-		}
-		if err := out.flush(); err != nil {
-			return err
-		}
-		if err := rd.fill(); err != nil {
-			return err
-		}
+}
+
+// expect records the reply expected to the call with serial s sent to the
+// bus; mu must be held.
+func (cl *client) expect(s uint32, e expectation) {
+	cl.fromBus[s] = e
+	if len(cl.fromBus) > 8 {
+		cl.fromBusBig = true
+	}
+}
+
+// answered forgets the expectation of serial s; mu must be held. A map
+// keeps the room it once needed: name tracking makes fromBus grow, so it is
+// replaced once it is empty again.
+func (cl *client) answered(s uint32) {
+	delete(cl.fromBus, s)
+	if len(cl.fromBus) == 0 && cl.fromBusBig {
+		cl.fromBus, cl.fromBusBig = map[uint32]expectation{}, false
 	}
 }
 
@@ -299,7 +400,7 @@ func (cl *client) initialNameOps() []byte {
 	for _, op := range t.ops {
 		s := cl.nextFakeSerial()
 		binary.LittleEndian.PutUint32(out[op.off+8:], s)
-		cl.fromBus[s] = expectation{kind: op.kind, name: op.name}
+		cl.expect(s, expectation{kind: op.kind, name: op.name})
 		cl.initPending++
 		cl.px.tracef(op.trace, s)
 	}
@@ -376,7 +477,7 @@ func getNameOwnerCall(serial uint32, name string) *builder {
 func (cl *client) getNameOwner(name string) []byte {
 	s := cl.nextFakeSerial()
 	b := getNameOwnerCall(s, name)
-	cl.fromBus[s] = expectation{kind: expectFakeOwner, name: name}
+	cl.expect(s, expectation{kind: expectFakeOwner, name: name})
 	cl.initPending++
 	cl.px.tracef("C%d: -> org.freedesktop.DBus fake GetNameOwner for %s", s, name)
 	return b.bytes()
@@ -388,5 +489,9 @@ func (cl *client) initAnswered() {
 	if cl.initPending == 0 && cl.initDone != nil {
 		close(cl.initDone)
 		cl.initDone = nil
+		if cl.paused {
+			cl.paused = false
+			go cl.fromCl.run()
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -48,8 +49,11 @@ type reader struct {
 }
 
 func newReader(c *net.UnixConn, max int) *reader {
-	rc, _ := c.SyscallConn() // cannot fail for a *net.UnixConn
-	return &reader{c: c, rc: rc, max: max}
+	rd := &reader{c: c, max: max}
+	if c != nil { // (tests filter messages without connections)
+		rd.rc, _ = c.SyscallConn() // cannot fail for a *net.UnixConn
+	}
+	return rd
 }
 
 // ensure makes room for n unread bytes at buf[r:].
@@ -83,9 +87,18 @@ func (rd *reader) release() {
 	rd.buf = nil
 }
 
-// fill reads at least one more byte (and any fds sent with it). While it
-// waits for the peer, an empty buffer is given back.
-func (rd *reader) fill() error {
+// errWouldBlock is what tryFill returns when nothing can be read now.
+var errWouldBlock = errors.New("would block")
+
+// fill reads at least one more byte (and any fds sent with it), waiting
+// for them. While it waits for the peer, an empty buffer is given back.
+func (rd *reader) fill() error { return rd.read(true) }
+
+// tryFill is fill without waiting: errWouldBlock when nothing has come.
+// An empty buffer is then given back, so an idle side holds none.
+func (rd *reader) tryFill() error { return rd.read(false) }
+
+func (rd *reader) read(wait bool) error {
 	if rd.r == rd.w {
 		rd.r, rd.w = 0, 0
 		if len(rd.buf) != initialBufSize {
@@ -97,6 +110,7 @@ func (rd *reader) fill() error {
 	}
 	var n, oobn, flags int
 	var rerr error
+	blocked := false
 	err := rd.rc.Read(func(fd uintptr) bool {
 		if rd.buf == nil {
 			rd.ensure(initialBufSize)
@@ -111,10 +125,14 @@ func (rd *reader) fill() error {
 			}
 			oobPool.Put(rd.oob)
 			rd.oob = nil
-			return false // wait until readable
+			blocked = !wait
+			return blocked // false: wait until readable
 		}
 		return rerr != unix.EINTR
 	})
+	if blocked || (!wait && errors.Is(err, os.ErrDeadlineExceeded)) {
+		return errWouldBlock // (a past deadline: the sweeper's nudge, see poller.go)
+	}
 	if err == nil {
 		err = rerr
 	}

@@ -137,7 +137,7 @@ func (cl *client) filterClient(h *header, m []byte, fds []int) (send *outgoing, 
 			}
 		}
 		send = &outgoing{b: newCall(h.serial, h.flags, "", "/", "org.freedesktop.DBus.Peer", "Ping").bytes()}
-		cl.fromBus[h.serial] = *rewrite
+		cl.expect(h.serial, *rewrite)
 		expect = expectNone
 	default:
 		closeFDs(fds)
@@ -149,7 +149,7 @@ func (cl *client) filterClient(h *header, m []byte, fds []int) (send *outgoing, 
 		return nil, nil, nil, nil
 	}
 	if expect != expectNone {
-		cl.fromBus[h.serial] = expectation{kind: expect}
+		cl.expect(h.serial, expectation{kind: expect})
 	}
 	if hello {
 		ops = cl.initialNameOps()
@@ -310,7 +310,7 @@ func (cl *client) busVerdict(h *header, m []byte) (send, ops []byte) {
 			cl.px.tracef("*Unexpected reply*")
 			return nil, nil
 		}
-		delete(cl.fromBus, h.replySerial)
+		cl.answered(h.replySerial)
 		switch e.kind {
 		case expectHello:
 			if h.typ == typeMethodReturn {
@@ -382,6 +382,9 @@ func (cl *client) busVerdict(h *header, m []byte) (send, ops []byte) {
 		cl.raiseUnique(h.sender, LevelSee)
 	}
 	if generatesReply(h) {
+		if cl.fromClient == nil {
+			cl.fromClient = map[callKey]struct{}{}
+		}
 		cl.fromClient[callKey{h.sender, h.serial}] = struct{}{}
 	}
 	return send, ops

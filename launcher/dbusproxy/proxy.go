@@ -111,9 +111,10 @@ func Listen(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// Serve accepts clients on l and serves each in its own goroutines until
-// ctx is cancelled, then closes l and every client and returns nil. It
-// returns the error of Accept if l fails otherwise.
+// Serve accepts clients on l and serves them until ctx is cancelled, then
+// closes l and every client and returns nil. It returns the error of Accept
+// if l fails otherwise. A client costs a goroutine only while it has
+// messages in flight.
 func (px *Proxy) Serve(ctx context.Context, l *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
@@ -133,12 +134,12 @@ func (px *Proxy) Serve(ctx context.Context, l *net.UnixListener) error {
 			return err
 		}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := px.ServeConn(ctx, c); err != nil {
+		go px.start(ctx, c, func(err error) {
+			if err != nil {
 				px.log.Warn("client closed", "err", err)
 			}
-		}()
+			wg.Done()
+		})
 	}
 }
 
@@ -147,35 +148,30 @@ func (px *Proxy) Serve(ctx context.Context, l *net.UnixListener) error {
 // side closes or ctx is cancelled; it always closes c. The error says why
 // the client was dropped; nil means a side hung up.
 func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
+	done := make(chan error, 1)
+	px.start(ctx, c, func(err error) { done <- err })
+	return <-done
+}
+
+// start connects c to the bus and registers both sides with the poller;
+// done gets the outcome once the client has ended.
+func (px *Proxy) start(ctx context.Context, c *net.UnixConn, done func(error)) {
 	bus, err := px.dial(ctx)
 	if err != nil {
 		c.Close()
-		return err
+		done(err)
+		return
 	}
 	cl := newClient(px, c, bus)
-	closeBoth := func() {
-		c.Close()
-		bus.Close()
-	}
-	stop := context.AfterFunc(ctx, closeBoth)
-	defer stop()
-	busErr := make(chan error, 1)
-	go func() {
-		err := guard(cl.busLoop)
-		closeBoth()
-		close(cl.busDone) // releases a clientLoop waiting for name tracking
-		busErr <- err
-	}()
-	err = guard(cl.clientLoop)
-	closeBoth()
-	berr := <-busErr
-	if err == nil || isClosed(err) {
-		err = nil
-		if berr != nil && !isClosed(berr) {
-			err = fmt.Errorf("bus connection: %w", berr)
+	cl.done = done
+	cl.stop = context.AfterFunc(ctx, func() { cl.fail(nil, nil) })
+	p := thePoller()
+	for _, s := range []*side{&cl.fromCl, &cl.fromBs} {
+		if err := p.add(s); err != nil {
+			cl.fail(s, err)
+			return
 		}
 	}
-	return err
 }
 
 // guard runs loop and turns a panic into an error, so that a bug hit by

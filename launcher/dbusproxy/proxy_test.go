@@ -10,11 +10,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/porthole-dev/porthole/internal/testbus"
@@ -592,4 +594,47 @@ func TestSerialsOutOfOrder(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestIdleClientsHoldNoGoroutine: once clients are idle, no goroutine is
+// left per client, and both sides of each come back to life: a call from
+// the client, a signal from the bus.
+func TestIdleClientsHoldNoGoroutine(t *testing.T) {
+	bus := testbus.New(t)
+	svc := bus.Conn(t)
+	if _, err := svc.RequestName("org.test.Talk", 0); err != nil {
+		t.Fatal(err)
+	}
+	path := startProxy(t, bus.Address(), testPolicy(), nil)
+	first := dialRaw(t, path)
+	first.hello() // starts the poller and its sweeper
+	base := runtime.NumGoroutine()
+	const n = 20
+	var clients []*rawConn
+	for i := 0; i < n; i++ {
+		r := dialRaw(t, path)
+		r.hello()
+		r.reply(r.call(busName, "/org/freedesktop/DBus", busName, "AddMatch", "type='signal',sender='org.test.Talk'"))
+		clients = append(clients, r)
+	}
+	// The sweeper lets idle sides go within two idleAfter periods; wait
+	// for that with a generous bound (a loaded machine may be slow).
+	for i := 0; runtime.NumGoroutine() > base; i++ {
+		if i == 1000 {
+			t.Fatalf("%d goroutines with %d idle clients, %d before them", runtime.NumGoroutine(), n, base)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, r := range clients {
+		r.reply(r.call(busName, "/org/freedesktop/DBus", busName, "GetId", ""))
+	}
+	if err := svc.Emit("/org/test/Obj", "org.test.Iface.Ping"); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range clients {
+		h, _, err := r.next()
+		if err != nil || h.typ != typeSignal || h.member != "Ping" {
+			t.Fatalf("client %d: got %+v, %v; want the Ping signal", i, h, err)
+		}
+	}
 }
