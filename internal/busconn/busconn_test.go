@@ -242,3 +242,17 @@ func TestForward(t *testing.T) {
 		t.Errorf("Lend = %q, want [lent]", got)
 	}
 }
+
+func TestDialAddresses(t *testing.T) {
+	for _, addr := range []string{"unix:path=/nonexistent/bus", "unix:path=/run/my%20bus%2x", "unix:guid=1"} {
+		if _, err := busconn.Dial(context.Background(), addr, busconn.Options{}); err == nil {
+			t.Errorf("Dial(%q) succeeded", addr)
+		}
+	}
+	bus := testbus.New(t)
+	if c, err := busconn.Dial(context.Background(), "unix:path=/nonexistent;"+bus.Address(), busconn.Options{}); err != nil {
+		t.Errorf("Dial(second entry): %v", err)
+	} else {
+		c.Close()
+	}
+}

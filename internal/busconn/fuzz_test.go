@@ -234,3 +234,9 @@ func FuzzAttach(f *testing.F) {
 		}
 	})
 }
+
+func TestUnescape(t *testing.T) {
+	if got := unescape("/run/user/1000/my%20bus%2x%"); got != "/run/user/1000/my bus%2x%" {
+		t.Errorf("unescape = %q", got)
+	}
+}

@@ -3,8 +3,6 @@ package permissionstore
 import (
 	"bytes"
 	"encoding/binary"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -15,8 +13,9 @@ import (
 
 var variantT = gvariant.MustType("v")
 
-// recorder watches the bytes a connection receives and keeps the raw
-// bodies of Set and SetValue calls, so their data argument can be decoded
+// recorder watches the messages a connection receives (busconn's Observe
+// hook; feed also takes a byte stream with the server's authentication
+// lines) and keeps the raw bodies of Set and SetValue calls, so their data argument can be decoded
 // with dictionary order intact (godbus decodes dictionaries into maps).
 // It never alters the stream; on anything it does not understand it stops
 // recording and the service falls back to godbus's decoded values.
@@ -162,81 +161,4 @@ func (r *recorder) record(order binary.ByteOrder, msg []byte, start, fieldsLen i
 	}
 	r.bodies[k] = rawBody{order, sig, bytes.Clone(msg[start:])}
 	r.pending = append(r.pending, k)
-}
-
-// teeConn passes a connection through, feeding what it reads to rec.
-type teeConn struct {
-	net.Conn
-	rec *recorder
-}
-
-func (c teeConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.rec.feed(p[:n])
-	}
-	return n, err
-}
-
-// dialRecording connects to a unix: bus address with a recorder on the
-// incoming stream. It reports false for addresses it does not handle
-// (the caller then connects with godbus alone).
-func dialRecording(address string, rec *recorder, opts ...dbus.ConnOption) (*dbus.Conn, bool, error) {
-	for _, a := range strings.Split(address, ";") {
-		rest, ok := strings.CutPrefix(a, "unix:")
-		if !ok {
-			continue
-		}
-		var sock string
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "path":
-				sock = unescapeAddr(v)
-			case "abstract":
-				sock = "@" + unescapeAddr(v)
-			}
-		}
-		if sock == "" {
-			continue
-		}
-		nc, err := net.Dial("unix", sock)
-		if err != nil {
-			continue
-		}
-		conn, err := dbus.NewConn(teeConn{nc, rec}, opts...)
-		if err != nil {
-			nc.Close()
-			return nil, true, err
-		}
-		if err := conn.Auth(nil); err != nil {
-			conn.Close()
-			return nil, true, err
-		}
-		if err := conn.Hello(); err != nil {
-			conn.Close()
-			return nil, true, err
-		}
-		return conn, true, nil
-	}
-	return nil, false, nil
-}
-
-// unescapeAddr undoes the %XX escaping of D-Bus address values.
-func unescapeAddr(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			if x, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
-				b.WriteByte(byte(x))
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

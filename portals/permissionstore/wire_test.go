@@ -113,15 +113,3 @@ func FuzzRecorder(f *testing.F) {
 		}
 	})
 }
-
-func TestDialRecordingAddresses(t *testing.T) {
-	if _, ok, _ := dialRecording("tcp:host=127.0.0.1,port=1", newRecorder()); ok {
-		t.Error("dialRecording handled a tcp: address")
-	}
-	if _, ok, _ := dialRecording("unix:path=/nonexistent/bus", newRecorder()); ok {
-		t.Error("dialRecording reported a connection to a missing socket")
-	}
-	if got := unescapeAddr("/run/user/1000/my%20bus%2x"); got != "/run/user/1000/my bus%2x" {
-		t.Errorf("unescapeAddr = %q", got)
-	}
-}
