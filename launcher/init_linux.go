@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -166,20 +167,23 @@ func initMain() int {
 	}
 	errW.Close()
 	trace("command started")
+	// The other threads' capabilities are emptied once the command has
+	// run for a moment: the all-thread capset stops pid 1 for a while,
+	// which would hold up the status of a command that ends at once.
+	var confine func() error
 	if !haveCgo {
-		if err := confineAllThreads(cfg.Seccomp); err != nil {
-			fmt.Fprintf(os.Stderr, "porthole-init: cannot drop privileges: %v\n", err)
-			unix.Kill(pid, unix.SIGKILL)
-			return 1
+		confine = func() error {
+			err := confineAllThreads(cfg.Seccomp)
+			trace("confined")
+			return err
 		}
-		trace("confined")
 	}
 	if enter != nil {
 		go enter.serve(r, ec)
 	}
 	<-notified
 	forward := isatty(0)
-	code := r.run(pid, forward)
+	code := r.run(pid, forward, confine)
 	trace("command exited")
 	var b [4]byte
 	binary.LittleEndian.PutUint32(b[:], uint32(code))
@@ -289,17 +293,34 @@ func (r *reaper) reap() {
 	}
 }
 
+// confineDelay is how long pid 1 lets the command run before it empties
+// its own threads' capabilities (see confineAllThreads).
+const confineDelay = 5 * time.Millisecond
+
 // run reaps children and forwards signals to main until it exits, and
 // returns its exit code. When stdin is a terminal, the signals a terminal
 // sends to the whole foreground group are not forwarded (the command got
 // them already).
-func (r *reaper) run(main int, ttyStdin bool) int {
+func (r *reaper) run(main int, ttyStdin bool, confine func() error) int {
 	r.mu.Lock()
 	done := r.waiters[main]
 	r.mu.Unlock()
 	r.reap()
+	var later <-chan time.Time
+	if confine != nil {
+		t := time.NewTimer(confineDelay)
+		defer t.Stop()
+		later = t.C
+	}
 	for {
 		select {
+		case <-later:
+			later = nil
+			if err := confine(); err != nil {
+				fmt.Fprintf(os.Stderr, "porthole-init: cannot drop privileges: %v\n", err)
+				unix.Kill(main, unix.SIGKILL)
+				return 1
+			}
 		case code := <-done:
 			return code
 		case sig := <-r.sigs:

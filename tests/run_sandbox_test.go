@@ -223,3 +223,29 @@ func TestRunX11SameAsFlatpak(t *testing.T) {
 		}
 	})
 }
+
+// TestRunInitConfined checks that the sandbox's pid 1 ends up as
+// confined as the command: every thread without capabilities, with
+// no_new_privs and the filter (the threads other than the spawner are
+// emptied a few milliseconds after the command starts, so the script
+// waits for that, up to a few seconds).
+func TestRunInitConfined(t *testing.T) {
+	b := needRunBins(t)
+	script := `keys='^(CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs|Seccomp):'
+for i in $(seq 300); do
+	if ! grep -hE "$keys" /proc/1/task/*/status | grep -qvE '0000000000000000|NoNewPrivs:.1|Seccomp:.2'; then break; fi
+	sleep 0.01
+done
+grep -hE "$keys" /proc/1/task/*/status | tr -d '\t' | sort | uniq -c | sed 's/^ *[0-9]* //'`
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		out, err := runAs(t, u, home, filepath.Join(home, "inst"), b.porthole, "run", "--app-path=/usr/share", "--usr-path=/usr", "--command=sh", "org.test.Shell", "-c", script)
+		if err != nil {
+			t.Fatalf("porthole run: %v\n%s", err, out)
+		}
+		want := "CapAmb:0000000000000000\nCapEff:0000000000000000\nCapInh:0000000000000000\nCapPrm:0000000000000000\nNoNewPrivs:1\nSeccomp:2\n"
+		if out != want {
+			t.Errorf("pid 1's threads:\n%s\nwant every one:\n%s", out, want)
+		}
+	})
+}
