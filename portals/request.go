@@ -113,13 +113,19 @@ func (s *Server) newRequest(c *caller, msg *dbus.Message, options map[string]dbu
 		token = t
 	}
 	r := &Request{s: s, c: c}
+	r.ctx, r.cancel = context.WithCancel(c.ctx)
+	r.gate = make(chan struct{})
+	// Once reserved, the caller's disconnection may close r at any time:
+	// hold r.mu until r is complete and exported, so that closeBy then
+	// finds the path and undoes the export.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	path, err := s.reserve(c, requestBase, token, r)
 	if err != nil {
+		r.cancel()
 		return nil, err
 	}
 	r.path = path
-	r.ctx, r.cancel = context.WithCancel(c.ctx)
-	r.gate = make(chan struct{})
 	if msg.Flags&dbus.FlagNoReplyExpected != 0 {
 		close(r.gate)
 	} else {
@@ -268,12 +274,16 @@ func (s *Server) newSession(c *caller, app *AppInfo, options map[string]dbus.Var
 		token = t
 	}
 	ss := &Session{s: s, c: c, AppID: app.ID}
+	ss.ctx, ss.cancel = context.WithCancel(c.ctx)
+	// As in newRequest: complete and export ss before close can run.
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	path, err := s.reserve(c, sessionBase, token, ss)
 	if err != nil {
+		ss.cancel()
 		return nil, err
 	}
 	ss.path = path
-	ss.ctx, ss.cancel = context.WithCancel(c.ctx)
 	s.rt.export(sessionObject{ss}, path, "org.freedesktop.portal.Session")
 	s.props.exportSession(path)
 	_ = s.intro.exportNode(s.rt, path, "org.freedesktop.portal.Session")
