@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 THEIRS_NAME=flatpak
 PH=${PORTHOLE_BIN:-$(pwd)/build/bin}/porthole
 WORK=$(mktemp -d /var/tmp/porthole-bench-install.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+# The HTTP servers start in command substitutions (not jobs of this
+# shell): their pids go to $WORK/pids. The trap must not fail (set -e).
+trap 'kill $(cat "$WORK/pids" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "flatpak: $(flatpak --version)  porthole: $($PH --version)  runs: $RUNS"
 
 # Two repositories: v1 (runtime + app) and v2 (v1 + the app with one file
@@ -29,7 +31,7 @@ echo "# v2" >>"$app/files/bin/porthole-demo"
 "$PH" build-export --no-update-summary --gpg-sign="$key" --gpg-homedir="$GNUPGHOME" "$WORK/repo2" "$app" stable >/dev/null
 "$PH" build-update-repo --gpg-sign="$key" --gpg-homedir="$GNUPGHOME" "$WORK/repo2"
 go build -o "$WORK/httpserve" ./bench/httpserve
-serve() { "$WORK/httpserve" "$1" >"$WORK/$2.url" & for _ in $(seq 100); do [ -s "$WORK/$2.url" ] && break; sleep 0.05; done; head -1 "$WORK/$2.url"; }
+serve() { "$WORK/httpserve" "$1" >"$WORK/$2.url" & echo $! >>"$WORK/pids"; for _ in $(seq 100); do [ -s "$WORK/$2.url" ] && break; sleep 0.05; done; head -1 "$WORK/$2.url"; }
 url1=$(serve "$WORK/pub/repo" v1)
 url2=$(serve "$WORK/repo2" v2)
 echo "repo: $(du -sh "$WORK/pub/repo" | cut -f1) served at $url1 (v2 at $url2)"

@@ -108,9 +108,20 @@ func fetchURL(ctx context.Context, loc string) ([]byte, error) {
 // of at least four columns (aligned on a terminal). With oldMD (an
 // update) only new permissions are shown, under "New ID permissions:".
 func describePermissions(w io.Writer, id, md, oldMD string) {
+	perms, footnotes := newPermissions(md, oldMD)
+	if len(perms) == 0 {
+		return
+	}
+	printPermissions(w, id, oldMD != "", perms, footnotes)
+}
+
+// newPermissions lists what metadata md asks for and oldMD did not: the
+// permission names (with "file access [1]"-style references) and the
+// footnotes they refer to.
+func newPermissions(md, oldMD string) (perms []string, footnotes [][]string) {
 	m, err := metadata.Parse([]byte(md))
 	if err != nil {
-		return
+		return nil, nil
 	}
 	kf := m.KeyFile()
 	var okf *permissions.KeyFile
@@ -138,7 +149,7 @@ func describePermissions(w io.Writer, id, md, oldMD string) {
 			}
 		}
 	}
-	var perms, files, usb, tags []string
+	var files, usb, tags []string
 	for _, k := range []string{"shared", "sockets", "devices", "features"} {
 		fresh("Context", k, true, func(v string) {
 			switch {
@@ -186,16 +197,19 @@ func describePermissions(w io.Writer, id, md, oldMD string) {
 		items []string
 	}{{"file access", files}, {"dbus access", sTalk}, {"bus ownership", sOwn},
 		{"system dbus access", yTalk}, {"system bus ownership", yOwn}, {"USB portal access", usb}, {"tags", tags}}
-	var footnotes [][]string
 	for _, n := range notes {
 		if len(n.items) > 0 {
 			footnotes = append(footnotes, n.items)
 			perms = append(perms, fmt.Sprintf("%s [%d]", n.label, len(footnotes)))
 		}
 	}
-	if len(perms) == 0 {
-		return
-	}
+	return perms, footnotes
+}
+
+// printPermissions prints them as flatpak's CLI transaction does, rows of
+// at least four columns, footnotes wrapped at the terminal width (80 when
+// not a terminal).
+func printPermissions(w io.Writer, id string, update bool, perms []string, footnotes [][]string) {
 	cols, tty := 80, false
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		tty = true
@@ -204,7 +218,7 @@ func describePermissions(w io.Writer, id, md, oldMD string) {
 		}
 	}
 	title := id + " permissions:"
-	if okf != nil {
+	if update {
 		title = "New " + title
 	}
 	fmt.Fprintf(w, "\n%s\n", title)
