@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -67,6 +66,7 @@ type client struct {
 	fromCl, fromBs    side
 	clPhase, busPhase int
 	clOut, busOut     batch
+	clHdr, busHdr     header      // the message each side is at
 	done              func(error) // called once both sides are released
 	stop              func() bool // stops the context's AfterFunc
 
@@ -81,6 +81,9 @@ type client struct {
 	uniqueLevel            map[string]Level     // TALK for itself, SEE for peers that wrote to it
 	owned                  map[string][]string  // unique name → well-known names it ever owned
 	initPending            int                  // made-up calls not answered yet
+	opsFirst               uint32               // serial of the first name-tracking call
+	opsPending             []uint64             // bit i: the reply to call opsFirst+i is due
+	opsBits                [1]uint64            // opsPending's room for up to 64 calls
 	initDone               chan struct{}        // closed when initPending drops to 0
 	paused                 bool                 // the client side waits for initDone
 	failed                 bool
@@ -371,7 +374,7 @@ func (cl *client) level(name string, matched *[]*filter) Level {
 // raiseUnique raises the level of a unique name; mu must be held.
 func (cl *client) raiseUnique(name string, l Level) {
 	if l > cl.uniqueLevel[name] {
-		cl.uniqueLevel[name] = l
+		cl.uniqueLevel[strings.Clone(name)] = l // name may share a message's memory
 	}
 }
 
@@ -393,14 +396,29 @@ func (cl *client) addOwned(owner, name string) {
 // once (nameOpsTemplate) and copied.
 func (cl *client) initialNameOps() []byte {
 	t := cl.r.nameOps()
-	if len(t.ops) == 0 {
-		return nil
+	if len(t.ops) == 0 || cl.opsPending != nil {
+		return nil // (a second Hello: the names are tracked already)
 	}
-	out := slices.Clone(t.msgs)
-	for _, op := range t.ops {
-		s := cl.nextFakeSerial()
+	var out []byte
+	if len(t.msgs) <= initialBufSize {
+		out = (*bufPool.Get().(*[]byte))[:0] // fromClientMessage gives it back
+	}
+	out = append(out, t.msgs...)
+	// Their replies are looked up by serial offset, not in fromBus (which
+	// would grow for them and keep the room): the serials are consecutive,
+	// these being the first the proxy makes up for this client.
+	cl.opsFirst = cl.nextFakeSerial()
+	cl.opsPending = cl.opsBits[:]
+	if n := (len(t.ops) + 63) / 64; n > len(cl.opsBits) {
+		cl.opsPending = make([]uint64, n)
+	}
+	for i, op := range t.ops {
+		s := cl.opsFirst
+		if i > 0 {
+			s = cl.nextFakeSerial()
+		}
 		binary.LittleEndian.PutUint32(out[op.off+8:], s)
-		cl.expect(s, expectation{kind: op.kind, name: op.name})
+		cl.opsPending[i/64] |= 1 << (i % 64)
 		cl.initPending++
 		cl.px.tracef(op.trace, s)
 	}
@@ -408,6 +426,23 @@ func (cl *client) initialNameOps() []byte {
 		cl.initDone = make(chan struct{})
 	}
 	return out
+}
+
+// takeExpectation returns and forgets what the reply to serial s is
+// expected to be; mu must be held.
+func (cl *client) takeExpectation(s uint32) (expectation, bool) {
+	if i := uint64(s) - uint64(cl.opsFirst); cl.opsPending != nil && s >= cl.opsFirst && i < uint64(len(cl.r.nameOps().ops)) {
+		if w, bit := i/64, uint64(1)<<(i%64); cl.opsPending[w]&bit != 0 {
+			cl.opsPending[w] &^= bit
+			op := cl.r.nameOps().ops[i]
+			return expectation{kind: op.kind, name: op.name}, true
+		}
+	}
+	e, ok := cl.fromBus[s]
+	if ok {
+		cl.answered(s)
+	}
+	return e, ok
 }
 
 // nameOpsTemplate is what initialNameOps sends: msgs, the messages one

@@ -46,10 +46,16 @@ type reader struct {
 	// (unix.Recvmsg allocates the peer address on every call).
 	msg unix.Msghdr
 	iov unix.Iovec
+	// read's state while the runtime calls recvFn.
+	recvFn         func(fd uintptr) bool
+	wait, blocked  bool
+	n, oobn, flags int
+	rerr           error
 }
 
 func newReader(c *net.UnixConn, max int) *reader {
 	rd := &reader{c: c, max: max}
+	rd.recvFn = rd.recv
 	if c != nil { // (tests filter messages without connections)
 		rd.rc, _ = c.SyscallConn() // cannot fail for a *net.UnixConn
 	}
@@ -108,28 +114,10 @@ func (rd *reader) read(wait bool) error {
 	if rd.w == len(rd.buf) {
 		rd.ensure(rd.w - rd.r + initialBufSize)
 	}
-	var n, oobn, flags int
-	var rerr error
-	blocked := false
-	err := rd.rc.Read(func(fd uintptr) bool {
-		if rd.buf == nil {
-			rd.ensure(initialBufSize)
-		}
-		if rd.oob == nil {
-			rd.oob = oobPool.Get().(*[]byte)
-		}
-		n, oobn, flags, rerr = rd.recvmsg(int(fd), rd.buf[rd.w:], *rd.oob)
-		if rerr == unix.EAGAIN {
-			if rd.r == rd.w {
-				rd.release()
-			}
-			oobPool.Put(rd.oob)
-			rd.oob = nil
-			blocked = !wait
-			return blocked // false: wait until readable
-		}
-		return rerr != unix.EINTR
-	})
+	rd.wait, rd.blocked = wait, false
+	err := rd.rc.Read(rd.recvFn)
+	n, oobn, flags, rerr, blocked := rd.n, rd.oobn, rd.flags, rd.rerr, rd.blocked
+	rd.rerr = nil
 	if blocked || (!wait && errors.Is(err, os.ErrDeadlineExceeded)) {
 		return errWouldBlock // (a past deadline: the sweeper's nudge, see poller.go)
 	}
@@ -167,6 +155,28 @@ func (rd *reader) recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error)
 		return 0, 0, 0, errno
 	}
 	return int(r), int(rd.msg.Controllen), int(rd.msg.Flags), nil
+}
+
+// recv is the body of read that runs with the fd (rd.recvFn: bound once,
+// so that a read allocates no closure). It returns false to wait.
+func (rd *reader) recv(fd uintptr) bool {
+	if rd.buf == nil {
+		rd.ensure(initialBufSize)
+	}
+	if rd.oob == nil {
+		rd.oob = oobPool.Get().(*[]byte)
+	}
+	rd.n, rd.oobn, rd.flags, rd.rerr = rd.recvmsg(int(fd), rd.buf[rd.w:], *rd.oob)
+	if rd.rerr == unix.EAGAIN {
+		if rd.r == rd.w {
+			rd.release()
+		}
+		oobPool.Put(rd.oob)
+		rd.oob = nil
+		rd.blocked = !rd.wait
+		return rd.blocked // false: wait until readable
+	}
+	return rd.rerr != unix.EINTR
 }
 
 func (rd *reader) parseRights(oob []byte) error {

@@ -47,8 +47,8 @@ func isEavesdrop(rule string) bool {
 // before.
 func (cl *client) fromClientMessage(rd *reader, m []byte, out *batch) (wait chan struct{}, err error) {
 	if !cl.r.filter {
-		h, err := parseHeader(m, false)
-		if err != nil {
+		h := &cl.clHdr
+		if err := h.parse(m, false); err != nil {
 			return nil, err
 		}
 		fds, err := rd.takeFDs(h.unixFDs)
@@ -57,8 +57,8 @@ func (cl *client) fromClientMessage(rd *reader, m []byte, out *batch) (wait chan
 		}
 		return nil, out.add(m, fds)
 	}
-	h, err := parseHeader(m, true)
-	if err != nil {
+	h := &cl.clHdr
+	if err := h.parse(m, true); err != nil {
 		return nil, err
 	}
 	fds, err := rd.takeFDs(h.unixFDs)
@@ -76,7 +76,12 @@ func (cl *client) fromClientMessage(rd *reader, m []byte, out *batch) (wait chan
 		return nil, err
 	}
 	if len(ops) > 0 {
-		if err := out.add(ops, nil); err != nil {
+		err := out.add(ops, nil)
+		if cap(ops) == initialBufSize {
+			p := ops[:initialBufSize]
+			bufPool.Put(&p)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -225,7 +230,7 @@ func (cl *client) clientVerdict(h *header, m []byte, expect *expectKind) (verdic
 	case "UpdateActivationEnvironment", "BecomeMonitor":
 		return deny, nil
 	}
-	cl.px.log.Warn("unknown bus method", "method", h.member)
+	cl.px.log.Warn("unknown bus method", "method", strings.Clone(h.member))
 	return deny, nil
 }
 
@@ -262,8 +267,8 @@ func (cl *client) needLevel(h *header, m []byte, need Level) verdict {
 // the client in out.
 func (cl *client) fromBusMessage(rd *reader, m []byte, out *batch) error {
 	if !cl.r.filter {
-		h, err := parseHeader(m, false)
-		if err != nil {
+		h := &cl.busHdr
+		if err := h.parse(m, false); err != nil {
 			return err
 		}
 		fds, err := rd.takeFDs(h.unixFDs)
@@ -272,8 +277,8 @@ func (cl *client) fromBusMessage(rd *reader, m []byte, out *batch) error {
 		}
 		return out.add(m, fds)
 	}
-	h, err := parseHeader(m, true)
-	if err != nil {
+	h := &cl.busHdr
+	if err := h.parse(m, true); err != nil {
 		return err
 	}
 	fds, err := rd.takeFDs(h.unixFDs)
@@ -305,12 +310,11 @@ func (cl *client) busVerdict(h *header, m []byte) (send, ops []byte) {
 	send = m
 	switch {
 	case h.typ == typeMethodReturn || h.typ == typeError:
-		e, ok := cl.fromBus[h.replySerial]
+		e, ok := cl.takeExpectation(h.replySerial)
 		if !ok {
 			cl.px.tracef("*Unexpected reply*")
 			return nil, nil
 		}
-		cl.answered(h.replySerial)
 		switch e.kind {
 		case expectHello:
 			if h.typ == typeMethodReturn {
@@ -385,7 +389,7 @@ func (cl *client) busVerdict(h *header, m []byte) (send, ops []byte) {
 		if cl.fromClient == nil {
 			cl.fromClient = map[callKey]struct{}{}
 		}
-		cl.fromClient[callKey{h.sender, h.serial}] = struct{}{}
+		cl.fromClient[callKey{strings.Clone(h.sender), h.serial}] = struct{}{}
 	}
 	return send, ops
 }

@@ -101,10 +101,21 @@ func messageLen(b []byte, max int) (int, error) {
 // their type requires and signals on the Local interface. Without strict it
 // only needs the framing and the fields it can skip.
 func parseHeader(m []byte, strict bool) (*header, error) {
-	if len(m) < fixedHeaderLen {
-		return nil, fmt.Errorf("%w: short header", ErrMalformed)
+	h := new(header)
+	if err := h.parse(m, strict); err != nil {
+		return nil, err
 	}
-	h := &header{typ: m[1], flags: m[2]}
+	return h, nil
+}
+
+// parse is parseHeader into h. Its strings share m's memory (the proxy
+// parses every message; copies would be garbage): whoever keeps one beyond
+// the message must clone it.
+func (h *header) parse(m []byte, strict bool) error {
+	if len(m) < fixedHeaderLen {
+		return fmt.Errorf("%w: short header", ErrMalformed)
+	}
+	*h = header{typ: m[1], flags: m[2]}
 	if m[0] == 'B' {
 		h.order = binary.BigEndian
 	} else {
@@ -116,29 +127,29 @@ func parseHeader(m []byte, strict bool) (*header, error) {
 	end := fixedHeaderLen + fieldsLen
 	h.bodyOff = align(end, 8)
 	if fieldsLen < 0 || end > len(m) || h.bodyOff+int(h.bodyLen) != len(m) {
-		return nil, fmt.Errorf("%w: lengths do not add up", ErrMalformed)
+		return fmt.Errorf("%w: lengths do not add up", ErrMalformed)
 	}
 	if strict && h.serial == 0 {
-		return nil, fmt.Errorf("%w: zero serial", ErrMalformed)
+		return fmt.Errorf("%w: zero serial", ErrMalformed)
 	}
 	off := fixedHeaderLen
 	for off < end {
 		off = align(off, 8)
 		if off+1 >= end {
-			return nil, fmt.Errorf("%w: truncated header field", ErrMalformed)
+			return fmt.Errorf("%w: truncated header field", ErrMalformed)
 		}
 		code := m[off]
 		off++
-		sig, n, err := readSignature(m, off, end)
+		sig, n, err := readSignature(m, off, end, true)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		off = n
 		switch {
 		case sig == "s" || sig == "o":
-			s, n, err := readString(m, h.order, off, end)
+			s, n, err := readString(m, h.order, off, end, true)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			off = n
 			switch {
@@ -155,24 +166,24 @@ func parseHeader(m []byte, strict bool) (*header, error) {
 			case code == fieldSender && sig == "s":
 				h.sender = s
 			case strict || code <= fieldUnixFDs:
-				return nil, fmt.Errorf("%w: header field %d of type %s", ErrMalformed, code, sig)
+				return fmt.Errorf("%w: header field %d of type %s", ErrMalformed, code, sig)
 			}
 		case sig == "g":
-			s, n, err := readSignature(m, off, end)
+			s, n, err := readSignature(m, off, end, true)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			off = n
 			switch {
 			case code == fieldSignature:
 				h.sig = s
 			case strict || code <= fieldUnixFDs:
-				return nil, fmt.Errorf("%w: header field %d of type %s", ErrMalformed, code, sig)
+				return fmt.Errorf("%w: header field %d of type %s", ErrMalformed, code, sig)
 			}
 		case sig == "u":
 			off = align(off, 4)
 			if off+4 > end {
-				return nil, fmt.Errorf("%w: truncated header field", ErrMalformed)
+				return fmt.Errorf("%w: truncated header field", ErrMalformed)
 			}
 			v := h.order.Uint32(m[off:])
 			off += 4
@@ -182,46 +193,47 @@ func parseHeader(m []byte, strict bool) (*header, error) {
 			case code == fieldUnixFDs:
 				h.unixFDs = v
 			case strict || code <= fieldUnixFDs:
-				return nil, fmt.Errorf("%w: header field %d of type %s", ErrMalformed, code, sig)
+				return fmt.Errorf("%w: header field %d of type %s", ErrMalformed, code, sig)
 			}
 		default:
-			return nil, fmt.Errorf("%w: header field %d of type %q", ErrMalformed, code, sig)
+			return fmt.Errorf("%w: header field %d of type %q", ErrMalformed, code, sig)
 		}
 		if code == 0 {
-			return nil, fmt.Errorf("%w: header field 0", ErrMalformed)
+			return fmt.Errorf("%w: header field 0", ErrMalformed)
 		}
 	}
 	if !strict {
-		return h, nil
+		return nil
 	}
 	switch h.typ {
 	case typeMethodCall:
 		if h.path == "" || h.member == "" {
-			return nil, fmt.Errorf("%w: method call without path or member", ErrMalformed)
+			return fmt.Errorf("%w: method call without path or member", ErrMalformed)
 		}
 	case typeMethodReturn:
 		if !h.hasReplySerial {
-			return nil, fmt.Errorf("%w: method return without reply serial", ErrMalformed)
+			return fmt.Errorf("%w: method return without reply serial", ErrMalformed)
 		}
 	case typeError:
 		if h.errName == "" || !h.hasReplySerial {
-			return nil, fmt.Errorf("%w: error without name or reply serial", ErrMalformed)
+			return fmt.Errorf("%w: error without name or reply serial", ErrMalformed)
 		}
 	case typeSignal:
 		if h.path == "" || h.iface == "" || h.member == "" {
-			return nil, fmt.Errorf("%w: signal without path, interface or member", ErrMalformed)
+			return fmt.Errorf("%w: signal without path, interface or member", ErrMalformed)
 		}
 		if h.path == "/org/freedesktop/DBus/Local" || h.iface == "org.freedesktop.DBus.Local" {
-			return nil, fmt.Errorf("%w: signal on the Local interface", ErrMalformed)
+			return fmt.Errorf("%w: signal on the Local interface", ErrMalformed)
 		}
 	default:
-		return nil, fmt.Errorf("%w: message type %d", ErrMalformed, h.typ)
+		return fmt.Errorf("%w: message type %d", ErrMalformed, h.typ)
 	}
-	return h, nil
+	return nil
 }
 
-// readSignature reads a signature (length byte, bytes, NUL) at off, before end.
-func readSignature(m []byte, off, end int) (string, int, error) {
+// readSignature reads a signature (length byte, bytes, NUL) at off, before
+// end: a copy, or with view a string sharing m's memory.
+func readSignature(m []byte, off, end int, view bool) (string, int, error) {
 	if off >= end {
 		return "", 0, fmt.Errorf("%w: truncated signature", ErrMalformed)
 	}
@@ -230,11 +242,20 @@ func readSignature(m []byte, off, end int) (string, int, error) {
 	if off+n+1 > end || m[off+n] != 0 {
 		return "", 0, fmt.Errorf("%w: bad signature", ErrMalformed)
 	}
-	return string(m[off : off+n]), off + n + 1, nil
+	return bytesString(m[off:off+n], view), off + n + 1, nil
 }
 
-// readString reads a string (4-aligned uint32 length, bytes, NUL) at off.
-func readString(m []byte, order binary.ByteOrder, off, end int) (string, int, error) {
+// bytesString is string(b), or with view a string sharing b's memory.
+func bytesString(b []byte, view bool) string {
+	if !view || len(b) == 0 {
+		return string(b)
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// readString reads a string (4-aligned uint32 length, bytes, NUL) at off:
+// a copy, or with view a string sharing m's memory.
+func readString(m []byte, order binary.ByteOrder, off, end int, view bool) (string, int, error) {
 	off = align(off, 4)
 	if off+4 > end {
 		return "", 0, fmt.Errorf("%w: truncated string", ErrMalformed)
@@ -244,7 +265,7 @@ func readString(m []byte, order binary.ByteOrder, off, end int) (string, int, er
 	if uint64(off)+n+1 > uint64(end) || m[off+int(n)] != 0 {
 		return "", 0, fmt.Errorf("%w: bad string", ErrMalformed)
 	}
-	return string(m[off : off+int(n)]), off + int(n) + 1, nil
+	return bytesString(m[off:off+int(n)], view), off + int(n) + 1, nil
 }
 
 // body returns the body of m.
@@ -267,7 +288,7 @@ func (h *header) stringArgs(m []byte, n int) ([]string, bool) {
 	out := make([]string, n)
 	off := 0
 	for i := range out {
-		s, next, err := readString(b, h.order, off, len(b))
+		s, next, err := readString(b, h.order, off, len(b), false)
 		if err != nil {
 			return nil, false
 		}

@@ -27,7 +27,7 @@ import (
 
 // idleAfter is how long a side waits with nothing to read, between one and
 // two times this, before its goroutine leaves it to the epoll set.
-const idleAfter = 50 * time.Millisecond
+const idleAfter = 10 * time.Millisecond
 
 // side is one direction of a client: the connection it reads, and whether
 // a goroutine is at work on it.
