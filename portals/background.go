@@ -2,13 +2,17 @@ package portals
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
 )
 
 // background is org.freedesktop.portal.Background: the "background"
@@ -162,4 +166,254 @@ func (p *background) SetStatus(msg dbus.Message, opts map[string]dbus.Variant) *
 	p.status[app.ID] = m
 	p.mu.Unlock()
 	return nil
+}
+
+// Background monitoring, as upstream does it: when woken (at start, when
+// the backend signals RunningApplicationsChanged, when sandbox instances
+// come or go) the monitor checks the running instances twice, a pause
+// apart. An app the backend reports in the background (or does not list)
+// at a check after the one that first saw it is killed if its
+// "background" permission is no, and announced to the backend with
+// NotifyBackground if it is unset or ask; the user's answer (0 forbid,
+// 1 allow, 2 allow once) is stored unless the permission is ask, and
+// forbid kills the app.
+
+// backgroundInterval is the pause before each check; the test hook
+// PORTHOLE_TEST_BACKGROUND_INTERVAL (a Go duration) overrides it.
+const backgroundInterval = 5 * time.Second
+
+// App states of impl.Background.GetAppState.
+const appBackground = 0
+
+// NotifyBackground results.
+const (
+	bgForbid = 0
+	bgAllow  = 1
+)
+
+// bgInstance is a sandbox instance the monitor has seen.
+type bgInstance struct {
+	appID    string
+	childPid int
+	stamp    int
+	notified bool
+}
+
+type bgMonitor struct {
+	s        *Server
+	impl     dbus.BusObject
+	getenv   Env
+	interval time.Duration
+	wake     chan struct{}
+
+	mu    sync.Mutex
+	stamp int
+	seen  map[string]*bgInstance // by instance id
+}
+
+// startMonitor starts watching the sandboxed apps in the background.
+func (p *background) startMonitor(impl dbus.BusObject) {
+	m := &bgMonitor{s: p.s, impl: impl, getenv: p.getenv, interval: backgroundInterval,
+		wake: make(chan struct{}, 1), seen: map[string]*bgInstance{}}
+	if d, err := time.ParseDuration(p.getenv("PORTHOLE_TEST_BACKGROUND_INTERVAL")); err == nil {
+		m.interval = d
+	}
+	p.s.watchSignals(p.s.conn, impl.Destination(), implPrefix+"Background", func(sig *dbus.Signal) {
+		if sig.Name == implPrefix+"Background.RunningApplicationsChanged" {
+			m.poke()
+		}
+	})
+	m.watchInstances()
+	m.poke()
+	go m.run()
+}
+
+func (m *bgMonitor) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *bgMonitor) run() {
+	for {
+		select {
+		case <-m.s.closed:
+			return
+		case <-m.wake:
+		}
+		// Twice, so that an app that just started gets time for its window.
+		for range 2 {
+			select {
+			case <-m.s.closed:
+				return
+			case <-time.After(m.interval):
+			}
+			m.check(context.Background())
+		}
+	}
+}
+
+// instanceDir is $XDG_RUNTIME_DIR/.flatpak, where flatpak and porthole run
+// keep one directory per running sandbox.
+func (m *bgMonitor) instanceDir() string {
+	dir := m.getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = fmt.Sprintf("/run/user/%d", os.Getuid())
+	}
+	return filepath.Join(dir, ".flatpak")
+}
+
+// watchInstances wakes the monitor when instance directories come or go.
+func (m *bgMonitor) watchInstances() {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		return
+	}
+	if _, err := unix.InotifyAddWatch(fd, m.instanceDir(), unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
+		unix.Close(fd)
+		return
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	go func() {
+		<-m.s.closed
+		f.Close()
+	}()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				return
+			}
+			m.poke()
+		}
+	}()
+}
+
+// runningInstance is one live sandbox.
+type runningInstance struct {
+	id, appID string
+	childPid  int
+}
+
+// instances lists the live sandboxes: a directory with info (the
+// .flatpak-info), pid (the launcher, alive) and bwrapinfo.json (child-pid).
+func (m *bgMonitor) instances() []runningInstance {
+	base := m.instanceDir()
+	ents, _ := os.ReadDir(base)
+	var out []runningInstance
+	for _, e := range ents {
+		dir := filepath.Join(base, e.Name())
+		data, err := os.ReadFile(filepath.Join(dir, "pid"))
+		if err != nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		if pid <= 0 || unix.Kill(pid, 0) == unix.ESRCH {
+			continue
+		}
+		var bi struct {
+			ChildPid int `json:"child-pid"`
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, "bwrapinfo.json")); err == nil {
+			_ = json.Unmarshal(data, &bi)
+		}
+		data, err = os.ReadFile(filepath.Join(dir, "info"))
+		if err != nil {
+			continue
+		}
+		info, err := parseFlatpakInfo(data)
+		if err != nil || info.ID == "" {
+			continue
+		}
+		out = append(out, runningInstance{id: e.Name(), appID: info.ID, childPid: bi.ChildPid})
+	}
+	return out
+}
+
+// check looks at every running instance once.
+func (m *bgMonitor) check(ctx context.Context) {
+	call := m.impl.CallWithContext(ctx, implPrefix+"Background.GetAppState", 0)
+	states, ok := bodyArg[map[string]dbus.Variant](call, 0)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	m.stamp++
+	stamp := m.stamp
+	m.mu.Unlock()
+	for _, in := range m.instances() {
+		m.mu.Lock()
+		d := m.seen[in.id]
+		isNew := d == nil
+		if isNew {
+			d = &bgInstance{appID: in.appID, childPid: in.childPid}
+			m.seen[in.id] = d
+		}
+		d.stamp = stamp
+		notified := d.notified
+		m.mu.Unlock()
+		state, _ := states[in.appID].Value().(uint32) // not listed: background
+		if state != appBackground || notified || isNew {
+			continue
+		}
+		switch perm := m.s.permission(ctx, "background", "background", in.appID); perm {
+		case permNo:
+			m.s.log.Info("killing app without permission to run in the background", "app", in.appID, "pid", in.childPid)
+			m.kill(in.childPid)
+			m.mu.Lock()
+			d.stamp = 0
+			m.mu.Unlock()
+		case permYes:
+		default:
+			m.mu.Lock()
+			d.notified = true
+			m.mu.Unlock()
+			handle := dbus.ObjectPath(fmt.Sprintf("/org/freedesktop/portal/desktop/notify/background%d", stamp))
+			go m.notify(ctx, handle, in, perm)
+		}
+	}
+	m.mu.Lock()
+	for id, d := range m.seen {
+		if d.stamp != stamp {
+			delete(m.seen, id)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// notify asks the backend about an app found in the background and acts
+// on the answer.
+func (m *bgMonitor) notify(ctx context.Context, handle dbus.ObjectPath, in runningInstance, perm string) {
+	call := m.impl.CallWithContext(ctx, implPrefix+"Background.NotifyBackground", 0, handle, in.appID, in.appID)
+	res, ok := bodyArg[map[string]dbus.Variant](call, 1)
+	if !ok {
+		m.s.log.Warn("background backend failed", "err", call.Err)
+		return
+	}
+	result, ok := res["result"].Value().(uint32)
+	if !ok {
+		result = 2 // allow this time
+	}
+	switch result {
+	case bgAllow:
+		if perm != permAsk {
+			perm = permYes
+		}
+	case bgForbid:
+		if perm != permAsk {
+			perm = permNo
+		}
+		m.s.log.Info("killing app: the user forbade it to run in the background", "app", in.appID, "pid", in.childPid)
+		m.kill(in.childPid)
+	}
+	if perm != permUnset {
+		_ = m.s.setPermission(ctx, "background", "background", in.appID, perm)
+	}
+}
+
+func (m *bgMonitor) kill(pid int) {
+	if pid > 1 {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
 }

@@ -44,7 +44,9 @@ func (s *Server) morePortals(docs *busDocuments) []portalEntry {
 		list = append(list, portalEntry{"Notification", 2, p})
 	}
 	if obj := s.backendObject("Background"); obj != nil {
-		list = append(list, portalEntry{"Background", 2, &background{s: s, getenv: s.getenv, status: map[string]string{}}})
+		p := &background{s: s, getenv: s.getenv, status: map[string]string{}}
+		p.startMonitor(obj)
+		list = append(list, portalEntry{"Background", 2, p})
 	}
 	if obj := s.backendObject("AppChooser"); obj != nil {
 		list = append(list, portalEntry{"OpenURI", 5, &openURI{s: s, impl: obj, db: desktopDB{getenv: s.getenv}, docs: docs}})

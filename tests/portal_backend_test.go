@@ -254,12 +254,16 @@ func (n ptNotification) RemoveNotification(app, id string) *dbus.Error {
 
 func (g ptBackground) GetAppState() (map[string]dbus.Variant, *dbus.Error) {
 	g.b.record("Background.GetAppState")
-	return map[string]dbus.Variant{}, nil
+	return map[string]dbus.Variant{"org.example.Active": dbus.MakeVariant(uint32(2))}, nil
 }
 
 func (g ptBackground) NotifyBackground(h dbus.ObjectPath, app, name string) (uint32, ptResults, *dbus.Error) {
 	g.b.record("Background.NotifyBackground", h, app, name)
-	return 0, ptResults{"result": dbus.MakeVariant(uint32(1))}, nil
+	result := uint32(1) // allow
+	if strings.Contains(app, "Forbid") {
+		result = 0
+	}
+	return 0, ptResults{"result": dbus.MakeVariant(result)}, nil
 }
 
 func (g ptBackground) EnableAutostart(app string, enable bool, cmdline []string, flags uint32) (bool, *dbus.Error) {
