@@ -345,12 +345,12 @@ func drainSources(ch chan *hostSource) {
 // links (/proc/self/ns/…), which RESOLVE_IN_ROOT refuses, are followed
 // through the host's /proc as the kernel resolves them.
 func openHost(hostRoot int, path string) (fd int, real bool, err error) {
-	fd, err = unix.Openat2(hostRoot, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS})
+	fd, err = openat2(hostRoot, path, unix.RESOLVE_IN_ROOT|unix.RESOLVE_NO_SYMLINKS)
 	if err == nil {
 		return fd, true, nil
 	}
 	if err == unix.ELOOP {
-		fd, err = unix.Openat2(hostRoot, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+		fd, err = openat2(hostRoot, path, unix.RESOLVE_IN_ROOT)
 	}
 	if err == unix.ELOOP || err == unix.EXDEV {
 		fd, err = unix.Open(oldRoot+path, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -359,6 +359,20 @@ func openHost(hostRoot int, path string) (fd int, real bool, err error) {
 		return -1, false, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	return fd, false, nil
+}
+
+// openat2 opens path below dirfd as O_PATH with the RESOLVE_* flags
+// resolve. It retries on EAGAIN, which RESOLVE_IN_ROOT returns when a
+// mount or rename ran meanwhile (the mounts being made, here) and ".."
+// was resolved.
+func openat2(dirfd int, path string, resolve uint64) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolve}
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dirfd, path, how)
+		if err != unix.EAGAIN || i == 1000 {
+			return fd, err
+		}
+	}
 }
 
 // bindFd binds the object src (with the mounts below it) on dst and
