@@ -24,11 +24,11 @@ func (w *fpWorld) stdoutOf(name string, args ...string) string {
 }
 
 // transactionText drops the progress lines flatpak writes to standard
-// output ("Installing 1/2…", "Updating 1/1…").
+// output ("Installing 1/2…", "Updating…", "Uninstalling 1/2…").
 func transactionText(s string) string {
 	var keep []string
 	for _, l := range strings.SplitAfter(s, "\n") {
-		if strings.HasPrefix(l, "Installing") || strings.HasPrefix(l, "Updating") {
+		if strings.HasPrefix(l, "Installing") || strings.HasPrefix(l, "Updating") || strings.HasPrefix(l, "Uninstalling") {
 			continue
 		}
 		keep = append(keep, l)

@@ -112,8 +112,9 @@ func TestRelatedRefsLikeFlatpak(t *testing.T) {
 }
 
 // TestEndOfLifeLikeFlatpak: build-export --end-of-life and
-// --end-of-life-rebase mark commits as flatpak's do; install and update
-// print flatpak's notices; the deploy file records eol.
+// --end-of-life-rebase mark commits as flatpak's do; update prints
+// flatpak's notices, records eol in the deploy file, list shows it, and a
+// rebase replaces the app by its new id (previous-ids recorded).
 func TestEndOfLifeLikeFlatpak(t *testing.T) {
 	w := newFPWorld(t)
 	repo := filepath.Join(w.dir, "repo")
@@ -153,5 +154,29 @@ func TestEndOfLifeLikeFlatpak(t *testing.T) {
 	theirs := w.pt("store", "show", "--repo="+filepath.Join(w.dir, "fp-repo"), "--print-metadata-key=ostree.endoflife-rebase", "app/org.test.Hello/x86_64/stable")
 	if ours != theirs || !strings.Contains(ours, "app/org.test.Renamed/x86_64/stable") {
 		t.Errorf("ostree.endoflife-rebase: ours %q, flatpak's %q", ours, theirs)
+	}
+
+	// With the new id published, update replaces the app by it.
+	renamed := filepath.Join(w.dir, "build-renamed")
+	os.MkdirAll(filepath.Join(renamed, "files", "bin"), 0o755)
+	os.WriteFile(filepath.Join(renamed, "files", "bin", "hello"), []byte("#!/bin/sh\necho renamed\n"), 0o755)
+	os.WriteFile(filepath.Join(renamed, "metadata"), []byte("[Application]\nname=org.test.Renamed\nruntime=org.test.Platform/x86_64/1\nsdk=org.test.Platform/x86_64/1\n"), 0o644)
+	w.pt("build-finish", renamed, "--command=hello", "--share=network")
+	w.pt(append([]string{"build-export", "--no-update-summary"}, append(sign, repo, renamed, "stable")...)...)
+	w.pt(append([]string{"build-update-repo"}, append(sign, repo)...)...)
+	fp = transactionText(w.stdoutOf("flatpak", "--user", "update", "-y"))
+	pt = w.stdoutOf(w.bin, "update", "--user", "-y")
+	if pt != fp || !strings.Contains(pt, "in favor of org.test.Renamed branch stable") {
+		t.Errorf("rebase update output differs\nporthole:\n%s\nflatpak:\n%s", pt, fp)
+	}
+	got, want = w.pt("list", "--user", "--app", "--columns=application"), w.fp("--user", "list", "--app", "--columns=application")
+	if got != want || strings.TrimSpace(got) != "org.test.Renamed" {
+		t.Errorf("apps after rebase: %q, flatpak: %q", got, want)
+	}
+	rel = "app/org.test.Renamed/x86_64/stable/active/deploy"
+	a, err1 = os.ReadFile(filepath.Join(w.ptInst, rel))
+	b, err2 = os.ReadFile(filepath.Join(w.fpInst, rel))
+	if err1 != nil || err2 != nil || !strings.Contains(string(a), "previous-ids") || !strings.Contains(string(b), "previous-ids") {
+		t.Errorf("deploy files (%v, %v):\n%q\n%q", err1, err2, a, b)
 	}
 }

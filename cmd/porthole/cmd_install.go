@@ -376,8 +376,11 @@ type planOp struct {
 	r      ref.Ref
 	remote string
 	rr     installation.RemoteRef
-	op     string // "i" install, "u" update
+	op     string // "i" install, "u" update, "r" uninstall (rebase)
 	oldMD  string // metadata of the deployment an update replaces
+	// prevIDs are the ids an end-of-life rebase replaces (deploy file
+	// previous-ids).
+	prevIDs []string
 }
 
 func (in *installer) install(ctx context.Context, remote string, p ref.Partial) error {
@@ -485,12 +488,14 @@ func (in *installer) confirmPlan(plan []planOp) error {
 		return nil
 	}
 	for _, op := range plan {
-		if op.r.Kind == ref.App {
-			describePermissions(in.stdout, op.r.ID, op.rr.Metadata, op.oldMD)
+		if op.op != "r" && op.rr.EOLRebase == "" && op.rr.EOL != "" {
+			in.printEOL(op.r, op.rr.EOL, "")
 		}
 	}
 	for _, op := range plan {
-		printEOL(in.stdout, op.r, op.rr.EOL, op.rr.EOLRebase)
+		if op.r.Kind == ref.App && op.op != "r" {
+			describePermissions(in.stdout, op.r.ID, op.rr.Metadata, op.oldMD)
+		}
 	}
 	fmt.Fprintln(in.stdout)
 	showArch := false
@@ -503,11 +508,15 @@ func (in *installer) confirmPlan(plan []planOp) error {
 		if showArch {
 			row = append(row, op.r.Arch)
 		}
-		size := glibSize(op.rr.DownloadSize)
-		if op.rr.DownloadSize > 0 {
-			size = "< " + size
+		row = append(row, op.r.Branch, op.op)
+		if op.op != "r" {
+			size := glibSize(op.rr.DownloadSize)
+			if op.rr.DownloadSize > 0 {
+				size = "< " + size
+			}
+			row = append(row, op.remote, size)
 		}
-		rows = append(rows, append(row, op.r.Branch, op.op, op.remote, size))
+		rows = append(rows, row)
 	}
 	fmt.Fprintln(in.stdout)
 	printTable(in.stdout, rows, progress.IsTerminal(in.stdout))
@@ -533,8 +542,10 @@ func glibSize(n uint64) string {
 	return s
 }
 
-// printEOL prints flatpak's notice for an end-of-life ref.
-func printEOL(w io.Writer, r ref.Ref, eol, rebase string) {
+// printEOL prints flatpak's notice for an end-of-life ref, and for a
+// runtime without a replacement the installed apps using it.
+func (in *installer) printEOL(r ref.Ref, eol, rebase string) {
+	w := in.stdout
 	kind := "app"
 	if r.Kind == ref.Runtime {
 		kind = "runtime"
@@ -548,6 +559,19 @@ func printEOL(w io.Writer, r ref.Ref, eol, rebase string) {
 		fmt.Fprintf(w, "\nInfo: %s %s branch %s is end-of-life, in favor of %s branch %s\n", kind, r.ID, r.Branch, nr.ID, nr.Branch)
 	case eol != "":
 		fmt.Fprintf(w, "\nInfo: %s %s branch %s is end-of-life, with reason:\n   %s\n", kind, r.ID, r.Branch, eol)
+		if r.Kind != ref.Runtime {
+			return
+		}
+		var users []string
+		apps, _ := in.inst.List(ref.App)
+		for _, a := range apps {
+			if a.Metadata != nil && a.Metadata.Runtime() == r.Pref() {
+				users = append(users, a.Ref.ID)
+			}
+		}
+		if len(users) > 0 {
+			fmt.Fprintf(w, "Info: applications using this runtime:\n   %s\n", strings.Join(users, ", "))
+		}
 	}
 }
 
@@ -599,8 +623,12 @@ func (in *installer) pull(ctx context.Context, op planOp, n, total int) error {
 	if !in.quiet {
 		bar = progress.New(in.stderr, fmt.Sprintf("%s %d/%d %s", verb, n, total, op.r.ID), progress.Options{})
 	}
-	o := installation.InstallOptions{Progress: bar, ExpectMetadata: op.rr.Metadata, Commit: op.rr.Commit}
+	o := installation.InstallOptions{Progress: bar, ExpectMetadata: op.rr.Metadata, Commit: op.rr.Commit, PreviousIDs: op.prevIDs}
 	var err error
+	if op.op == "r" {
+		bar.Done()
+		return in.inst.Uninstall(ctx, op.r, installation.UninstallOptions{})
+	}
 	if op.op == "u" {
 		_, _, err = in.inst.Update(ctx, op.r, o)
 	} else {

@@ -81,6 +81,23 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
+// rebase prints the notice for a ref that is end-of-life in favour of
+// another one the remote has and asks (yes answers) whether to replace it.
+func (in *installer) rebase(r ref.Ref, rr installation.RemoteRef, refs map[string]installation.RemoteRef) (ref.Ref, bool) {
+	if rr.EOLRebase == "" {
+		return ref.Ref{}, false
+	}
+	nr, err := ref.Parse(rr.EOLRebase)
+	if _, ok := refs[rr.EOLRebase]; err != nil || !ok || nr.Kind != r.Kind {
+		return ref.Ref{}, false
+	}
+	if in.quiet {
+		return nr, true
+	}
+	in.printEOL(r, rr.EOL, rr.EOLRebase)
+	return nr, in.yes || confirm(in.stdout, false, "Replace?")
+}
+
 // updatePlan reads the summaries of the targets' origins and returns an
 // update for each whose commit changed, plus installs of related refs
 // (autodownload extensions) that appeared.
@@ -109,6 +126,18 @@ func (in *installer) updatePlan(ctx context.Context, targets []ref.Ref) ([]planO
 		}
 		rr, ok := refs[r.String()]
 		if !ok {
+			continue
+		}
+		if nr, ok := in.rebase(r, rr, refs); ok {
+			// End of life in favour of another ref: install that one
+			// (remembering this id) and remove this one, as flatpak.
+			// Flatpak lists (and runs) the removal first.
+			planned[r] = true
+			plan = append(plan, planOp{r: r, remote: d.Origin, op: "r"})
+			nop := planOp{r: nr, remote: d.Origin, rr: refs[nr.String()], op: "i", prevIDs: []string{r.ID}}
+			if _, err := in.inst.Get(nr); err != nil {
+				plan = append(append(plan, in.related(nop, refs)...), nop)
+			}
 			continue
 		}
 		op := planOp{r: r, remote: d.Origin, rr: rr, op: "u", oldMD: string(d.MetadataBytes)}

@@ -33,6 +33,9 @@ type InstallOptions struct {
 	// Commit is the commit the remote's summary names for the ref (as
 	// FetchSummary returned it); "" reads the summary first.
 	Commit string
+	// PreviousIDs are ids this ref replaces (an end-of-life rebase),
+	// recorded as previous-ids in the deploy file.
+	PreviousIDs []string
 }
 
 // Install pulls r from remote and deploys it. Installing a ref that is
@@ -202,6 +205,9 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 		dm = append(dm, gvariant.DictEntry(gvariant.String("extension-of"), gvariant.Variant(gvariant.String(eo))))
 	}
 	dm = append(dm, gvariant.DictEntry(gvariant.String("timestamp"), gvariant.Variant(gvariant.Uint64(cm.Timestamp))))
+	if len(o.PreviousIDs) > 0 {
+		dm = append(dm, gvariant.DictEntry(gvariant.String("previous-ids"), gvariant.Variant(gvariant.Strings(o.PreviousIDs))))
+	}
 	for _, k := range [][2]string{{"ostree.endoflife", "eol"}, {"ostree.endoflife-rebase", "eolr"}} {
 		if v, ok := metaString(cm, k[0]); ok {
 			dm = append(dm, gvariant.DictEntry(gvariant.String(k[1]), gvariant.Variant(gvariant.String(v))))
