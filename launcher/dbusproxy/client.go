@@ -66,7 +66,6 @@ type client struct {
 	fromCl, fromBs    side
 	clPhase, busPhase int
 	clOut, busOut     batch
-	clHdr, busHdr     header      // the message each side is at
 	done              func(error) // called once both sides are released
 	stop              func() bool // stops the context's AfterFunc
 
@@ -74,18 +73,17 @@ type client struct {
 	// SASL: lines the client sent before BEGIN, lines the bus answered.
 	authSent, authAnswered int
 	beginSeen              bool
-	fakeSerial             uint32 // last serial the proxy used
-	fromBus                map[uint32]expectation
-	fromBusBig             bool                 // fromBus has held more than a few entries
-	fromClient             map[callKey]struct{} // nil until a peer calls the client
-	uniqueLevel            map[string]Level     // TALK for itself, SEE for peers that wrote to it
-	owned                  map[string][]string  // unique name → well-known names it ever owned
-	initPending            int                  // made-up calls not answered yet
-	opsFirst               uint32               // serial of the first name-tracking call
-	opsPending             []uint64             // bit i: the reply to call opsFirst+i is due
-	opsBits                [1]uint64            // opsPending's room for up to 64 calls
-	initDone               chan struct{}        // closed when initPending drops to 0
-	paused                 bool                 // the client side waits for initDone
+	fakeSerial             uint32                 // last serial the proxy used
+	fromBus                map[uint32]expectation // nil while idle
+	fromClient             map[callKey]struct{}   // nil until a peer calls the client
+	uniqueLevel            map[string]Level       // TALK for itself, SEE for peers that wrote to it
+	owned                  map[string][]string    // unique name → well-known names it ever owned
+	initPending            int                    // made-up calls not answered yet
+	opsFirst               uint32                 // serial of the first name-tracking call
+	opsPending             []uint64               // bit i: the reply to call opsFirst+i is due
+	opsBits                [1]uint64              // opsPending's room for up to 64 calls
+	initDone               chan struct{}          // closed when initPending drops to 0
+	paused                 bool                   // the client side waits for initDone
 	failed                 bool
 	sidesLeft              int
 }
@@ -95,7 +93,6 @@ func newClient(px *Proxy, c, bus *net.UnixConn) *client {
 		px: px, r: px.rules, c: c, bus: bus,
 		toBus: writer{c: bus}, toCl: writer{c: c},
 		fakeSerial:  firstFakeSerial - 1,
-		fromBus:     map[uint32]expectation{},
 		uniqueLevel: map[string]Level{},
 		owned:       map[string][]string{},
 		sidesLeft:   2,
@@ -324,20 +321,23 @@ func (cl *client) busPump() error {
 // expect records the reply expected to the call with serial s sent to the
 // bus; mu must be held.
 func (cl *client) expect(s uint32, e expectation) {
-	cl.fromBus[s] = e
-	if len(cl.fromBus) > 8 {
-		cl.fromBusBig = true
+	if cl.fromBus == nil {
+		cl.fromBus = map[uint32]expectation{}
 	}
+	cl.fromBus[s] = e
 }
 
-// answered forgets the expectation of serial s; mu must be held. A map
-// keeps the room it once needed: name tracking makes fromBus grow, so it is
-// replaced once it is empty again.
-func (cl *client) answered(s uint32) {
-	delete(cl.fromBus, s)
-	if len(cl.fromBus) == 0 && cl.fromBusBig {
-		cl.fromBus, cl.fromBusBig = map[uint32]expectation{}, false
+// idle drops the bookkeeping an idle client need not hold: empty maps keep
+// the room they once needed. It is called when a side goes idle.
+func (cl *client) idle() {
+	cl.mu.Lock()
+	if len(cl.fromBus) == 0 {
+		cl.fromBus = nil
 	}
+	if len(cl.fromClient) == 0 {
+		cl.fromClient = nil
+	}
+	cl.mu.Unlock()
 }
 
 // nextFakeSerial returns a serial for a made-up message; mu must be held.
@@ -440,7 +440,7 @@ func (cl *client) takeExpectation(s uint32) (expectation, bool) {
 	}
 	e, ok := cl.fromBus[s]
 	if ok {
-		cl.answered(s)
+		delete(cl.fromBus, s)
 	}
 	return e, ok
 }

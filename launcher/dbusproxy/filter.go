@@ -47,7 +47,8 @@ func isEavesdrop(rule string) bool {
 // before.
 func (cl *client) fromClientMessage(rd *reader, m []byte, out *batch) (wait chan struct{}, err error) {
 	if !cl.r.filter {
-		h := &cl.clHdr
+		var hdr header
+		h := &hdr
 		if err := h.parse(m, false); err != nil {
 			return nil, err
 		}
@@ -57,7 +58,8 @@ func (cl *client) fromClientMessage(rd *reader, m []byte, out *batch) (wait chan
 		}
 		return nil, out.add(m, fds)
 	}
-	h := &cl.clHdr
+	var hdr header
+	h := &hdr
 	if err := h.parse(m, true); err != nil {
 		return nil, err
 	}
@@ -267,7 +269,8 @@ func (cl *client) needLevel(h *header, m []byte, need Level) verdict {
 // the client in out.
 func (cl *client) fromBusMessage(rd *reader, m []byte, out *batch) error {
 	if !cl.r.filter {
-		h := &cl.busHdr
+		var hdr header
+		h := &hdr
 		if err := h.parse(m, false); err != nil {
 			return err
 		}
@@ -277,7 +280,8 @@ func (cl *client) fromBusMessage(rd *reader, m []byte, out *batch) error {
 		}
 		return out.add(m, fds)
 	}
-	h := &cl.busHdr
+	var hdr header
+	h := &hdr
 	if err := h.parse(m, true); err != nil {
 		return err
 	}

@@ -96,6 +96,7 @@ func (s *side) run() {
 		s.release()
 	case closed:
 	case err == errWouldBlock:
+		s.cl.idle()
 		if err := thePoller().arm(s, unix.EPOLL_CTL_MOD); err != nil {
 			s.cl.fail(s, err)
 		}
