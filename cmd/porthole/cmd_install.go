@@ -314,6 +314,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	app := fs.Bool("app", false, "look for app with the specified name")
 	rt := fs.Bool("runtime", false, "look for runtime with the specified name")
 	noDeps := fs.Bool("no-deps", false, "don't verify/install runtime dependencies")
+	noRelated := fs.Bool("no-related", false, "don't install related refs")
 	reinstall := fs.Bool("reinstall", false, "uninstall first if already installed")
 	pos, ok := parseStoreFlags(fs, args, stderr)
 	if !ok {
@@ -338,7 +339,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		kind = ref.Runtime
 	}
 	in := &installer{inst: inst, stdout: stdout, stderr: stderr, yes: *yes, quiet: *nonInteractive,
-		noDeps: *noDeps, reinstall: *reinstall, arch: arch}
+		noDeps: *noDeps, noRelated: *noRelated, reinstall: *reinstall, arch: arch}
 	if len(pos) == 1 && (*from || strings.HasSuffix(pos[0], ".flatpakref")) {
 		if err := in.fromRef(ctx, pos[0]); err != nil {
 			return fail(stderr, err)
@@ -368,6 +369,7 @@ type installer struct {
 	inst                          *installation.Installation
 	stdout, stderr                io.Writer
 	yes, quiet, noDeps, reinstall bool
+	noRelated                     bool
 	arch                          string
 }
 
@@ -413,7 +415,7 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 	// Flatpak's order: the app's related refs, the runtime's, the
 	// runtime, the app.
 	var plan, deps []planOp
-	if !in.noDeps {
+	if !in.noRelated {
 		plan = in.related(main, refs)
 	}
 	if r.Kind == ref.App && !in.noDeps && main.rr.Metadata != "" {
@@ -432,7 +434,10 @@ func (in *installer) install(ctx context.Context, remote string, p ref.Partial) 
 					if !in.quiet {
 						fmt.Fprintf(in.stdout, "Required runtime for %s (%s) found in remote %s\n", r.Pref(), rr, dep.remote)
 					}
-					deps = append(in.related(dep, depRefs), dep)
+					if !in.noRelated {
+						deps = in.related(dep, depRefs)
+					}
+					deps = append(deps, dep)
 				}
 			}
 		}

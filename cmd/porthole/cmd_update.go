@@ -48,7 +48,7 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 			targets = append(targets, r)
 		}
-		in := &installer{inst: inst, stdout: stdout, stderr: stderr, yes: *yes, quiet: *quiet, noDeps: *noRelated}
+		in := &installer{inst: inst, stdout: stdout, stderr: stderr, yes: *yes, quiet: *quiet, noRelated: *noRelated}
 		plan, err := in.updatePlan(ctx, targets)
 		if err != nil {
 			fmt.Fprintf(stderr, "error: %v\n", err)
@@ -141,7 +141,7 @@ func (in *installer) updatePlan(ctx context.Context, targets []ref.Ref) ([]planO
 			continue
 		}
 		op := planOp{r: r, remote: d.Origin, rr: rr, op: "u", oldMD: string(d.MetadataBytes)}
-		if !in.noDeps {
+		if !in.noRelated {
 			for _, rel := range in.related(op, refs) {
 				if !planned[rel.r] {
 					planned[rel.r] = true
