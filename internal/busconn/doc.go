@@ -30,8 +30,15 @@
 // h values read InvalidFD). Descriptors in replies to our own calls wait
 // for TakeFD (the oldest close past a small bound). On the way out, an h
 // value must be a token: one received and not yet taken (forwarding an
-// a{sv} option passes the descriptor on) or one from LendFD; the transport
-// attaches the descriptors and counts them in the header.
+// a{sv} option passes the descriptor on), one from LendFD (the caller
+// keeps its descriptor) or one from ReplyFD (a handler's result, closed
+// once the reply is out); the transport attaches the descriptors and
+// counts them in the header.
+//
+// Dropped: a message the walk rejects never reaches godbus. The bus
+// validates messages, so this is only what godbus itself would fail on
+// (a dictionary keyed by b or g, nesting past godbus's limits); a method
+// call dropped so gets no reply.
 //
 // Glossary:
 //   - token: the number godbus sees in place of an h value; it names a
