@@ -6,20 +6,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
 	"golang.org/x/sys/unix"
 )
 
 // background is org.freedesktop.portal.Background: the "background"
 // permission and autostart files.
 type background struct {
-	s      *Server
-	getenv Env
+	s       *Server
+	getenv  Env
+	monitor *bgMonitor // nil until started
 
 	mu     sync.Mutex
 	status map[string]string // app id → status message
@@ -165,6 +168,9 @@ func (p *background) SetStatus(msg dbus.Message, opts map[string]dbus.Variant) *
 	p.mu.Lock()
 	p.status[app.ID] = m
 	p.mu.Unlock()
+	if p.monitor != nil {
+		p.monitor.publish()
+	}
 	return nil
 }
 
@@ -196,11 +202,13 @@ type bgInstance struct {
 	appID    string
 	childPid int
 	stamp    int
+	state    uint32
 	notified bool
 }
 
 type bgMonitor struct {
 	s        *Server
+	p        *background
 	impl     dbus.BusObject
 	getenv   Env
 	interval time.Duration
@@ -209,12 +217,23 @@ type bgMonitor struct {
 	mu    sync.Mutex
 	stamp int
 	seen  map[string]*bgInstance // by instance id
+	apps  []map[string]dbus.Variant
 }
+
+// The org.freedesktop.background.Monitor service: the apps found in the
+// background, for desktop shells.
+const (
+	bgMonitorName  = "org.freedesktop.background.Monitor"
+	bgMonitorPath  = dbus.ObjectPath("/org/freedesktop/background/monitor")
+	bgMonitorIface = "org.freedesktop.background.Monitor"
+)
 
 // startMonitor starts watching the sandboxed apps in the background.
 func (p *background) startMonitor(impl dbus.BusObject) {
-	m := &bgMonitor{s: p.s, impl: impl, getenv: p.getenv, interval: backgroundInterval,
-		wake: make(chan struct{}, 1), seen: map[string]*bgInstance{}}
+	m := &bgMonitor{s: p.s, p: p, impl: impl, getenv: p.getenv, interval: backgroundInterval,
+		wake: make(chan struct{}, 1), seen: map[string]*bgInstance{}, apps: []map[string]dbus.Variant{}}
+	p.monitor = m
+	m.export()
 	if d, err := time.ParseDuration(p.getenv("PORTHOLE_TEST_BACKGROUND_INTERVAL")); err == nil {
 		m.interval = d
 	}
@@ -350,10 +369,11 @@ func (m *bgMonitor) check(ctx context.Context) {
 			d = &bgInstance{appID: in.appID, childPid: in.childPid}
 			m.seen[in.id] = d
 		}
+		state, _ := states[in.appID].Value().(uint32) // not listed: background
 		d.stamp = stamp
+		d.state = state
 		notified := d.notified
 		m.mu.Unlock()
-		state, _ := states[in.appID].Value().(uint32) // not listed: background
 		if state != appBackground || notified || isNew {
 			continue
 		}
@@ -380,6 +400,86 @@ func (m *bgMonitor) check(ctx context.Context) {
 		}
 	}
 	m.mu.Unlock()
+	m.publish()
+}
+
+// publish updates BackgroundApps: the instances last seen in the
+// background, with the status message their app set.
+func (m *bgMonitor) publish() {
+	m.p.mu.Lock()
+	status := map[string]string{}
+	for k, v := range m.p.status {
+		status[k] = v
+	}
+	m.p.mu.Unlock()
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.seen))
+	for id := range m.seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	apps := []map[string]dbus.Variant{}
+	for _, id := range ids {
+		d := m.seen[id]
+		if d.state != appBackground {
+			continue
+		}
+		app := map[string]dbus.Variant{"app_id": dbus.MakeVariant(d.appID), "instance": dbus.MakeVariant(id)}
+		if msg, ok := status[d.appID]; ok {
+			app["message"] = dbus.MakeVariant(msg)
+		}
+		apps = append(apps, app)
+	}
+	changed := fmt.Sprint(apps) != fmt.Sprint(m.apps)
+	m.apps = apps
+	m.mu.Unlock()
+	if changed {
+		_ = m.s.conn.Emit(bgMonitorPath, "org.freedesktop.DBus.Properties.PropertiesChanged", bgMonitorIface,
+			map[string]dbus.Variant{"BackgroundApps": dbus.MakeVariant(apps)}, []string{})
+	}
+}
+
+// export serves the monitor object and owns its bus name.
+func (m *bgMonitor) export() {
+	m.s.rt.export(bgMonitorProps{m}, bgMonitorPath, "org.freedesktop.DBus.Properties")
+	node := &introspect.Node{Interfaces: []introspect.Interface{introspect.IntrospectData, propertiesData, {
+		Name: bgMonitorIface,
+		Properties: []introspect.Property{
+			{Name: "BackgroundApps", Type: "aa{sv}", Access: "read"},
+			{Name: "version", Type: "u", Access: "read"},
+		},
+	}}}
+	m.s.rt.export(introspect.NewIntrospectable(node), bgMonitorPath, "org.freedesktop.DBus.Introspectable")
+	if _, err := m.s.conn.RequestName(bgMonitorName, dbus.NameFlagReplaceExisting|dbus.NameFlagDoNotQueue); err != nil {
+		m.s.log.Warn("cannot own "+bgMonitorName, "err", err)
+	}
+}
+
+type bgMonitorProps struct{ m *bgMonitor }
+
+func (o bgMonitorProps) GetAll(iface string) (map[string]dbus.Variant, *dbus.Error) {
+	if iface != bgMonitorIface {
+		return nil, dbus.MakeFailedError(fmt.Errorf("no interface %s", iface))
+	}
+	o.m.mu.Lock()
+	defer o.m.mu.Unlock()
+	return map[string]dbus.Variant{"BackgroundApps": dbus.MakeVariant(o.m.apps), "version": dbus.MakeVariant(uint32(1))}, nil
+}
+
+func (o bgMonitorProps) Get(iface, name string) (dbus.Variant, *dbus.Error) {
+	all, err := o.GetAll(iface)
+	if err != nil {
+		return dbus.Variant{}, err
+	}
+	v, ok := all[name]
+	if !ok {
+		return dbus.Variant{}, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"No such property " + name})
+	}
+	return v, nil
+}
+
+func (o bgMonitorProps) Set(iface, name string, v dbus.Variant) *dbus.Error {
+	return dbus.NewError("org.freedesktop.DBus.Error.PropertyReadOnly", []any{name + " is read-only"})
 }
 
 // notify asks the backend about an app found in the background and acts

@@ -6,8 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/godbus/dbus/v5"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -101,6 +103,26 @@ func TestPortalBackgroundMonitor(t *testing.T) {
 		}
 		if i > 1000 {
 			t.Fatalf("background permissions (-want +got):\n%s", cmp.Diff(want, got))
+		}
+	}
+	// org.freedesktop.background.Monitor lists the instances in the
+	// background (org.example.No was killed, Active is not in the
+	// background); published at the end of a check.
+	monitor := e.conn.Object("org.freedesktop.background.Monitor", "/org/freedesktop/background/monitor")
+	wantApps := "[map[app_id:org.example.Yes instance:1] map[app_id:org.example.Ask instance:3] map[app_id:org.example.Forbid instance:4]]"
+	for i := 0; ; i++ {
+		var v dbus.Variant
+		if err := monitor.Call("org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.background.Monitor", "BackgroundApps").Store(&v); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range v.Value().([]map[string]dbus.Variant) {
+			got = append(got, ptPlain(m))
+		}
+		if s := "[" + strings.Join(got, " ") + "]"; s == wantApps {
+			break
+		} else if i > 1000 {
+			t.Fatalf("BackgroundApps = %s, want %s", s, wantApps)
 		}
 	}
 	for _, app := range []string{"org.example.Yes", "org.example.Active", "org.example.Ask"} {
