@@ -94,14 +94,14 @@ func (s *server) Lend(p string) ([]string, *dbus.Error) {
 	return out, nil
 }
 
-func serve(t *testing.T, addr, busName string) *server {
+func serve(t *testing.T, addr, busName, backend string) *server {
 	t.Helper()
 	c, err := busconn.Dial(context.Background(), addr, busconn.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	s := &server{conn: c}
+	s := &server{conn: c, backend: backend}
 	if err := c.Export(s, path, iface); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func strs(m *dbus.Message) []string {
 // checks each gets a correct answer and no descriptor stays behind.
 func TestHostile(t *testing.T) {
 	bus := testbus.New(t)
-	serve(t, bus.Address(), name)
+	serve(t, bus.Address(), name, "")
 	cl := busconntest.Dial(t, bus.Address())
 	ping := func() {
 		t.Helper()
@@ -196,7 +196,7 @@ func TestHostile(t *testing.T) {
 		unix.Close(fd)
 	}
 	ping()
-	if n := busconntest.FDCount(t, os.Getpid()); n != base {
+	if n := busconntest.WaitFDCount(t, os.Getpid(), base); n != base {
 		t.Errorf("descriptors after a no-reply call: %d, want %d", n, base)
 	}
 }
@@ -214,9 +214,8 @@ func equal(a, b []string) bool {
 // one of our own.
 func TestForward(t *testing.T) {
 	bus := testbus.New(t)
-	front := serve(t, bus.Address(), name)
-	serve(t, bus.Address(), name+".Backend")
-	front.backend = name + ".Backend"
+	serve(t, bus.Address(), name, name+".Backend")
+	serve(t, bus.Address(), name+".Backend", "")
 	client := bus.Conn(t)
 	fds := busconntest.Files(t, 2, "fw")
 	defer func() {
@@ -254,5 +253,60 @@ func TestDialAddresses(t *testing.T) {
 		t.Errorf("Dial(second entry): %v", err)
 	} else {
 		c.Close()
+	}
+}
+
+// TestConcurrent has several clients send descriptors at once, some
+// without waiting for replies and some leaving mid-call; no descriptor
+// stays behind.
+func TestConcurrent(t *testing.T) {
+	bus := testbus.New(t)
+	serve(t, bus.Address(), name, "")
+	probe := busconntest.Dial(t, bus.Address())
+	ping := func() {
+		if m := probe.Call(name, path, "org.freedesktop.DBus.Peer", "Ping", nil, -1); m.Type != dbus.TypeMethodReply {
+			t.Fatalf("Ping = %v", m)
+		}
+	}
+	files := busconntest.Files(t, 3, "c")
+	defer func() {
+		for _, fd := range files {
+			unix.Close(fd)
+		}
+	}()
+	ping()
+	base := busconntest.FDCount(t, os.Getpid())
+	var clients []*busconntest.Client
+	for range 6 {
+		clients = append(clients, busconntest.Dial(t, bus.Address()))
+	}
+	opts := map[string]dbus.Variant{"fd": dbus.MakeVariant(dbus.UnixFDIndex(0)), "fds": dbus.MakeVariant([]dbus.UnixFDIndex{1, 2})}
+	done := make(chan struct{})
+	for i, cl := range clients {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for k := range 40 {
+				switch (i + k) % 3 {
+				case 0:
+					cl.Call(name, path, iface, "Options", []any{opts}, -1, files...)
+				case 1:
+					cl.Send(name, path, iface, "Ignore", dbus.FlagNoReplyExpected, []any{opts}, -1, files...)
+				default:
+					cl.Send(name, path, iface, "Take", 0, []any{[]dbus.UnixFDIndex{2, 0}}, -1, files...)
+				}
+			}
+		}()
+	}
+	for range clients {
+		<-done
+	}
+	// Leave with calls in flight.
+	for _, cl := range clients {
+		cl.Send(name, path, iface, "Options", 0, []any{opts}, -1, files...)
+		cl.Close()
+	}
+	ping()
+	if n := busconntest.WaitFDCount(t, os.Getpid(), base); n != base {
+		t.Errorf("descriptors: %d, want %d", n, base)
 	}
 }

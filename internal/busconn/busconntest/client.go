@@ -63,6 +63,9 @@ func Dial(t testing.TB, address string) *Client {
 	return cl
 }
 
+// Close disconnects.
+func (c *Client) Close() { c.c.Close() }
+
 // Call sends a method call with body (h values as dbus.UnixFDIndex) and
 // fds attached, its header counting unixFDs descriptors (-1: len(fds)),
 // and returns the reply (a method return or error). It fails the test if
@@ -136,6 +139,21 @@ func FDCount(t testing.TB, pid int) int {
 		t.Fatalf("counting descriptors: %v", err)
 	}
 	return len(ents)
+}
+
+// WaitFDCount waits until process pid has want descriptors open (calls
+// sent without waiting for their replies finish in their own time) and
+// returns the count, which differs from want only after 10 s.
+func WaitFDCount(t testing.TB, pid, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := FDCount(t, pid)
+		if n == want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Files returns n open descriptors of a fresh file holding content; the
