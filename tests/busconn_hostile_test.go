@@ -58,7 +58,7 @@ func bcSend(t *testing.T, addr, dest string, path dbus.ObjectPath, pid int, aliv
 			t.Fatalf("%s: the service died", tc.name)
 		}
 		ping()
-		if n := busconntest.FDCount(t, pid); n != base {
+		if n := busconntest.WaitFDCount(t, pid, base); n != base {
 			t.Errorf("%s: %d descriptors open, want %d", tc.name, n, base)
 		}
 	}
