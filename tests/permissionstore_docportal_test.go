@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,7 +68,10 @@ func TestPermissionStoreWithDebianDocumentPortal(t *testing.T) {
 		t.Errorf("documents/%s data = %v, want (ayttu)", docID, e.Data)
 	}
 
-	// A restarted document portal reads the table file we wrote.
+	// A restarted document portal reads the table file we wrote. The
+	// document portal does not wait for the store's replies, so our Lookup
+	// can see a change the store is still writing: wait for the file.
+	waitForFileContaining(t, filepath.Join(home, "flatpak", "db", "documents"), docID, "org.example.App")
 	psDocPortalStop(t, dp, runtimeDir)
 	dp = psDocPortalStart(t, bus, home, runtimeDir)
 	var list map[string][]byte
@@ -118,4 +122,24 @@ func psDocPortalStop(t *testing.T, p *psProc, runtimeDir string) {
 		<-p.done
 	}
 	exec.Command("fusermount3", "-u", "-z", filepath.Join(runtimeDir, "doc")).Run()
+}
+
+// waitForFileContaining waits until path holds every needle.
+func waitForFileContaining(t *testing.T, path string, needles ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		found := err == nil
+		for _, n := range needles {
+			found = found && bytes.Contains(b, []byte(n))
+		}
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never held %q (last error: %v)", path, needles, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
