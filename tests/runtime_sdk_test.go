@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,27 +12,24 @@ import (
 
 // debianRuntimeRepo returns an archive repository with org.porthole.Platform
 // and org.porthole.Sdk (branch 12) made by data/runtime/build.sh, cached
-// under $PORTHOLE_CACHE (~/.cache/porthole) by a hash of the recipe: the
-// first run debootstraps and exports (minutes), later ones reuse it.
+// under $PORTHOLE_CACHE (~/.cache/porthole) by the recipe's hash (build.sh
+// --recipe-hash): the first run debootstraps and exports (minutes, the
+// Debian trees are shared with make demo), later ones reuse it.
 func debianRuntimeRepo(t *testing.T, bin string) string {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "debootstrap")
 	top, _ := filepath.Abs("..")
-	h := sha256.New()
-	for _, f := range []string{"build.sh", "platform.packages", "sdk.packages"} {
-		data, err := os.ReadFile(filepath.Join(top, "data", "runtime", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Write(data)
+	hash, err := exec.Command(filepath.Join(top, "data", "runtime", "build.sh"), "--recipe-hash").Output()
+	if err != nil {
+		t.Fatal(err)
 	}
 	cache := os.Getenv("PORTHOLE_CACHE")
 	if cache == "" {
 		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache", "porthole")
 	}
-	repo := filepath.Join(cache, "test-runtime-repo-"+hex.EncodeToString(h.Sum(nil))[:12])
+	repo := filepath.Join(cache, "test-runtime-repo-"+strings.TrimSpace(string(hash)))
 	if _, err := os.Stat(filepath.Join(repo, ".complete")); err == nil {
 		return repo
 	}

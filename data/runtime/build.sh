@@ -3,6 +3,10 @@
 # org.porthole.Sdk, branch 12, built from Debian 12 packages with debootstrap.
 #
 #   data/runtime/build.sh REPO [--gpg-sign=KEY --gpg-homedir=DIR]
+#   data/runtime/build.sh --recipe-hash
+#
+# --recipe-hash prints a hash of this recipe (script and package lists), to
+# key caches of what it builds: a changed recipe must rebuild them.
 #
 # Debian trees are cached under ${PORTHOLE_CACHE:-~/.cache/porthole}/trees
 # (minbase for the Platform, sdk-HASH = minbase + sdk.packages, with the
@@ -13,6 +17,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = --recipe-hash ]; then
+	cat "$here/build.sh" "$here/platform.packages" "$here/sdk.packages" | sha256sum | cut -c1-12
+	exit 0
+fi
 repo=${1:?usage: build.sh REPO [build-export options]}
 shift
 extra=("$@")
