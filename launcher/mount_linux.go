@@ -55,16 +55,8 @@ func setupRoot(spec *Spec) (string, error) {
 	if err != nil {
 		return "reading mountinfo", err
 	}
-	// The bind sources are opened by another thread, ahead of the
-	// mounts, in order (see openSources).
-	sources := openSources(spec.Mounts, hostRoot)
 	for _, m := range spec.Mounts {
-		var src *hostSource
-		if m.Type.isBind() {
-			src = <-sources
-		}
-		if err := applyMount(m, src, hostMounts); err != nil {
-			go drainSources(sources)
+		if err := applyMount(m, hostRoot, hostMounts); err != nil {
 			return fmt.Sprintf("%s %s", m.Type, m.Dest), err
 		}
 	}
@@ -83,10 +75,11 @@ func setupRoot(spec *Spec) (string, error) {
 	return "", nil
 }
 
-func applyMount(m Mount, hs *hostSource, hostMounts []string) error {
+func applyMount(m Mount, hostRoot int, hostMounts []string) error {
 	dst := newRoot + m.Dest
 	switch m.Type {
 	case Bind, ROBind, DevBind:
+		hs := openSource(hostRoot, m.Source)
 		if hs.err != nil {
 			if m.Optional && errors.Is(hs.err, fs.ErrNotExist) {
 				return nil
@@ -295,48 +288,21 @@ type hostSource struct {
 	err  error
 }
 
-func (t MountType) isBind() bool { return t == Bind || t == ROBind || t == DevBind }
-
-// openSources opens the bind sources of mounts in order on another
-// goroutine and sends them on the returned channel, which has room for
-// all: path lookups in the host's tree then overlap the mounts.
-func openSources(mounts []Mount, hostRoot int) chan *hostSource {
-	n := 0
-	for _, m := range mounts {
-		if m.Type.isBind() {
-			n++
-		}
-	}
-	ch := make(chan *hostSource, n)
-	go func() {
-		for _, m := range mounts {
-			if !m.Type.isBind() {
-				continue
-			}
-			hs := &hostSource{fd: -1}
-			hs.fd, hs.real, hs.err = openHost(hostRoot, m.Source)
-			if hs.err == nil {
-				var st unix.Stat_t
-				if err := unix.Fstat(hs.fd, &st); err != nil {
-					unix.Close(hs.fd)
-					hs.fd, hs.err = -1, err
-				}
-				hs.mode = st.Mode
-			}
-			ch <- hs
-		}
-		close(ch)
-	}()
-	return ch
-}
-
-// drainSources closes what openSources opened and was not used.
-func drainSources(ch chan *hostSource) {
-	for hs := range ch {
-		if hs.err == nil {
+// openSource opens and stats the bind source path. (Opening the sources
+// ahead of the mounts on another thread gained nothing measurable: the
+// lookups then contend with the mounts.)
+func openSource(hostRoot int, path string) *hostSource {
+	hs := &hostSource{fd: -1}
+	hs.fd, hs.real, hs.err = openHost(hostRoot, path)
+	if hs.err == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(hs.fd, &st); err != nil {
 			unix.Close(hs.fd)
+			hs.fd, hs.err = -1, err
 		}
+		hs.mode = st.Mode
 	}
+	return hs
 }
 
 // openHost opens path of the host (whose root is hostRoot) as an O_PATH
@@ -345,9 +311,15 @@ func drainSources(ch chan *hostSource) {
 // links (/proc/self/ns/…), which RESOLVE_IN_ROOT refuses, are followed
 // through the host's /proc as the kernel resolves them.
 func openHost(hostRoot int, path string) (fd int, real bool, err error) {
-	fd, err = openat2(hostRoot, path, unix.RESOLVE_IN_ROOT|unix.RESOLVE_NO_SYMLINKS)
-	if err == nil {
-		return fd, true, nil
+	// Without a symlink or ".." on the way, scoping changes nothing, and
+	// a scoped lookup costs more (it checks the result against the root
+	// under the mount lock, which the mounts being made contend for).
+	err = unix.ELOOP
+	if filepath.Clean(path) == path {
+		fd, err = openat2(unix.AT_FDCWD, oldRoot+path, unix.RESOLVE_NO_SYMLINKS)
+		if err == nil {
+			return fd, true, nil
+		}
 	}
 	if err == unix.ELOOP {
 		fd, err = openat2(hostRoot, path, unix.RESOLVE_IN_ROOT)

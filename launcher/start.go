@@ -52,6 +52,10 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// ExtraFiles are passed to the command as fds 3, 4, …
 	ExtraFiles []*os.File
+	// OnFork, when set, is called with the host pid of the sandbox's
+	// pid 1 as soon as it is forked, before it gets its configuration:
+	// what it records about the instance exists before the command runs.
+	OnFork func(pid int)
 }
 
 // initConfig is what the parent sends to the init stage.
@@ -196,6 +200,9 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Process, error) {
 	errW.Close()
 	statusW.Close()
 	tr.mark("init forked")
+	if opts.OnFork != nil {
+		opts.OnFork(pid)
+	}
 
 	if !spec.Seccomp.Disabled {
 		bpf, err := CompileSeccomp(spec.Seccomp)
