@@ -70,6 +70,13 @@ func TestInstallReadsSummaryIndex(t *testing.T) {
 			if w.served(".gz") || w.served(".idx.sig") || w.servedPath("/summary") {
 				t.Errorf("remote-ls refetched cached files: %v", w.requests)
 			}
+			// (flatpak's appstream has the app only with an AppData file.)
+			if out := w.pt("search", "--user", "greets"); tool == "porthole" && !strings.Contains(out, "org.test.Hello") {
+				t.Errorf("search:\n%s", out)
+			}
+			if w.servedPath("/summary") || w.servedPath("/summary.sig") {
+				t.Errorf("search read the plain summary: %v", w.requests)
+			}
 
 			// A new version: the update reads the new index.
 			publish(repo, "", w.helloApp(tool, "app", "v2"))

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/porthole-dev/porthole/store"
+	"github.com/porthole-dev/porthole/store/object"
 	"github.com/porthole-dev/porthole/store/pull"
 )
 
@@ -58,7 +59,16 @@ func untranslated(ts []asText) string {
 // DIR/appstream/REMOTE/ARCH/active.
 func (i *Installation) UpdateAppstream(ctx context.Context, remote, arch string, progress pull.Progress) error {
 	name := "appstream2/" + arch
-	res, err := pull.Pull(ctx, i.repo, remote, []string{name}, pull.Options{Progress: progress})
+	po := pull.Options{Progress: progress}
+	// The commit from the (indexed) summary, as flatpak reads it.
+	if _, refs, err := i.fetchSummary(ctx, remote, nil, []string{arch}); err == nil {
+		if rr, ok := refs[name]; ok {
+			if c, err := object.ParseChecksum(rr.Commit); err == nil {
+				po.Commits = map[string]object.Checksum{name: c}
+			}
+		}
+	}
+	res, err := pull.Pull(ctx, i.repo, remote, []string{name}, po)
 	if err != nil {
 		return err
 	}
