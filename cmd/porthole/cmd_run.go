@@ -312,7 +312,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "porthole: not in a systemd scope: %v\n", err)
 	}
 	t1 := time.Now()
-	p, err := launcher.Start(ctx, res.Spec, launcher.Options{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
+	// As with Flatpak: pid is the launching process, child-pid the
+	// sandbox's pid 1; both are written before the command runs.
+	onFork := func(pid int) {
+		os.WriteFile(filepath.Join(res.InstanceDir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+		info, _ := json.Marshal(map[string]int{"child-pid": pid})
+		os.WriteFile(filepath.Join(res.InstanceDir, "bwrapinfo.json"), append(info, '\n'), 0o644)
+	}
+	p, err := launcher.Start(ctx, res.Spec, launcher.Options{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, OnFork: onFork})
 	if trace {
 		fmt.Fprintf(stderr, "trace: start %v\n", time.Since(t1))
 		defer func() { fmt.Fprintf(stderr, "trace: total %v\n", time.Since(t0)) }()
@@ -321,11 +328,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}
-	// As with Flatpak: pid is the launching process, child-pid the
-	// sandbox's pid 1.
-	os.WriteFile(filepath.Join(res.InstanceDir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
-	info, _ := json.Marshal(map[string]int{"child-pid": p.Pid})
-	os.WriteFile(filepath.Join(res.InstanceDir, "bwrapinfo.json"), append(info, '\n'), 0o644)
 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
