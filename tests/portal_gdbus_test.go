@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
@@ -276,6 +277,16 @@ func TestPortalGDBus(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(e.root, "config/autostart", ptAppID+".desktop")); err != nil || !strings.Contains(string(data), "Exec=tool --bg\n") {
 		t.Errorf("autostart file = %q, %v", data, err)
+	}
+
+	// The chosen handler ran with the URI and the file (on its own: wait
+	// for its output).
+	for {
+		data, _ := os.ReadFile(filepath.Join(e.files, "launched"))
+		if strings.Contains(string(data), "porthole-test://gdbus\n") && strings.Contains(string(data), file("print.ps")+"\n") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// Trash answers directly; gdbus passes its fd N for a handle argument N.

@@ -58,12 +58,23 @@ func ptSetup(t *testing.T) *ptEnv {
 	ptFakeNetworkManager(t, e.sys.Conn(t))
 	e.geoclue = ptFakeGeoclue(t, e.sys.Conn(t))
 	e.conn = e.bus.Conn(t)
-	// The handler the AppChooser picks writes its arguments to a file.
-	desktop := "[Desktop Entry]\nType=Application\nName=Handler\nExec=sh -c 'echo \"$1\" >> " + filepath.Join(e.files, "launched") + "' sh %u\nMimeType=text/plain;x-scheme-handler/porthole-test;\n"
-	if err := os.WriteFile(filepath.Join(e.root, "data/applications", ptHandlerID+".desktop"), []byte(desktop), 0o644); err != nil {
+	// The handler the AppChooser picks writes its argument to a file.
+	e.handler(t, ptHandlerID, "launched", "text/plain;x-scheme-handler/porthole-test;")
+	return e
+}
+
+// handler installs desktop file id for mime types, whose command appends
+// its argument to the file out (under e.files).
+func (e *ptEnv) handler(t testing.TB, id, out, mime string) {
+	t.Helper()
+	script := filepath.Join(e.root, id+".sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" >> "+filepath.Join(e.files, out)+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return e
+	desktop := "[Desktop Entry]\nType=Application\nName=" + id + "\nExec=" + script + " %u\nMimeType=" + mime + "\n"
+	if err := os.WriteFile(filepath.Join(e.root, "data/applications", id+".desktop"), []byte(desktop), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // env is the environment of services and clients.

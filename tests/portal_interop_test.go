@@ -202,10 +202,7 @@ func TestPortalUpstreamFrontendOnOurStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second handler, so that there is a choice to make.
-	second := "[Desktop Entry]\nType=Application\nName=Handler 2\nExec=sh -c 'echo \"$1\" >> " + filepath.Join(e.files, "launched2") + "' sh %u\nMimeType=x-scheme-handler/porthole-test;\n"
-	if err := os.WriteFile(filepath.Join(e.root, "data/applications/org.example.Handler2.desktop"), []byte(second), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.handler(t, "org.example.Handler2", "launched2", "x-scheme-handler/porthole-test;")
 	const table, ctype = "desktop-used-apps", "x-scheme-handler/porthole-test"
 	store := e.conn.Object(psName, psPath)
 	// Host apps have the app id "" in 1.16.

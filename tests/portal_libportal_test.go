@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/porthole-dev/porthole/internal/testenv"
@@ -120,6 +121,15 @@ func TestPortalLibportal(t *testing.T) {
 	}
 	if c := e.backend.last(t, "Wallpaper.SetWallpaperURI"); c.Args[4].(ptResults)["set-on"].Value() != "lockscreen" {
 		t.Errorf("SetWallpaperURI backend call %v", c.Args)
+	}
+	// The chosen handler was started with each URI (it runs on its own:
+	// wait for its output).
+	for {
+		data, _ := os.ReadFile(filepath.Join(e.files, "launched"))
+		if strings.Contains(string(data), "porthole-test://libportal\n") && strings.Contains(string(data), file("doc.txt")+"\n") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if _, err := os.Stat(filepath.Join(e.files, "junk.txt")); err != nil {
 		t.Errorf("file refused for the trash is gone: %v", err)
