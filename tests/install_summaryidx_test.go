@@ -43,6 +43,8 @@ func TestInstallReadsSummaryIndex(t *testing.T) {
 			publish(repo, w.tinyRuntime("org.test.Platform"), w.helloApp(tool, "app", "v1"))
 			url := w.serve(repo)
 			w.pt("remote-add", "--user", "--gpg-import="+w.pub, "r", url)
+			w.fp("--user", "remote-add", "--gpg-import="+w.pub, "r", url)
+			w.fp("--user", "install", "-y", "--noninteractive", "r", "org.test.Hello")
 			w.resetRequests()
 			w.pt("install", "--user", "-y", "--noninteractive", "r", "org.test.Hello")
 			if !w.servedPath("/summary.idx") || !w.served("/summaries/", ".gz") {
@@ -97,6 +99,19 @@ func TestInstallReadsSummaryIndex(t *testing.T) {
 			}
 			if m, _ := filepath.Glob(filepath.Join(cache, "r-x86_64-*.sub")); len(m) != 1 {
 				t.Errorf("old subsummaries not dropped: %v", m)
+			}
+
+			// Flatpak updates through the same summary delta (its appstream
+			// update afterwards reads the subsummary again, as .gz).
+			w.resetRequests()
+			if out := w.fp("--user", "update", "-y", "--noninteractive"); strings.Contains(out, "falling back") {
+				t.Errorf("flatpak could not apply the summary delta:\n%s", out)
+			}
+			if !w.served(".delta") {
+				t.Errorf("flatpak update did not use the summary delta: %v", w.requests)
+			}
+			if out := w.fp("--user", "info", "org.test.Hello"); !strings.Contains(out, w.activeCommit("app/org.test.Hello/x86_64/stable")) {
+				t.Errorf("flatpak did not update to our commit:\n%s", out)
 			}
 		})
 	}
