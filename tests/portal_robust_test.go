@@ -284,3 +284,50 @@ func TestPortalInvalidOptions(t *testing.T) {
 		t.Fatalf("frontend died:\n%s", e.frontend.log)
 	}
 }
+
+// TestPortalBackendVanishes: the backend leaves while requests wait for
+// it. Each gets Response 2, later requests too, and the frontend stays
+// up.
+func TestPortalBackendVanishes(t *testing.T) {
+	e := ptSetup(t)
+	fe := e.startFrontend(t, true)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	e.backend.setGate(func(uint32) { <-release })
+	ch := make(chan *dbus.Signal, 16)
+	e.conn.Signal(ch)
+	if err := e.conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.portal.Request"), dbus.WithMatchMember("Response")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	handles := map[dbus.ObjectPath]bool{}
+	for i := 0; i < n; i++ {
+		var h dbus.ObjectPath
+		if err := e.portal().Call(ptPortal+"FileChooser.OpenFile", 0, "", "t", map[string]dbus.Variant{
+			"handle_token": dbus.MakeVariant(fmt.Sprintf("v%d", i))}).Store(&h); err != nil {
+			t.Fatal(err)
+		}
+		handles[h] = true
+	}
+	e.backend.waitCall(t, "FileChooser.OpenFile", n)
+	e.backend.conn.Close()
+	for len(handles) > 0 {
+		sig := <-ch
+		if sig.Name != "org.freedesktop.portal.Request.Response" || !handles[sig.Path] {
+			continue
+		}
+		delete(handles, sig.Path)
+		if code := sig.Body[0].(uint32); code != 2 {
+			t.Errorf("Response on %s after the backend left = %d, want 2", sig.Path, code)
+		}
+	}
+	if code, _ := ptRequest(t, e.conn, "FileChooser.OpenFile", "", "t", map[string]dbus.Variant{}); code != 2 {
+		t.Errorf("Response without a backend = %d, want 2", code)
+	}
+	if !fe.alive() {
+		t.Fatalf("frontend died:\n%s", fe.log)
+	}
+	if err := fe.stop(); err != nil {
+		t.Errorf("frontend exit on SIGHUP: %v\n%s", err, fe.log)
+	}
+}
