@@ -17,6 +17,10 @@
 //     stored dirtrees again to find what is missing.
 //   - Ref binding: the commit metadata key ostree.ref-binding (as); a commit
 //     that has it may only be pulled for a ref it lists.
+//   - Resolved commits (Options.Commits): commits of refs the caller read
+//     from a summary it verified (Flatpak's summary index), like ostree's
+//     override-commit-ids; when every ref has one the summary is not
+//     fetched. Commit signatures and ref bindings are checked as always.
 //
 // Sequence (like ostree 2022.7): summary.sig, summary, config (the remote
 // must be an archive repo), then per commit its .commitmeta and .commit,
