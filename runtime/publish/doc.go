@@ -12,6 +12,12 @@
 //     ref and collection bindings, installed and download sizes).
 //   - xa.cache: the summary key mapping each ref to (installed size,
 //     download size, metadata) so clients need not fetch commits.
-//   - Subsummary: one ostree summary per architecture, served gzipped as
-//     summaries/<sha256>.gz and listed (with its digest) in summary.idx.
+//   - Subsummary: one ostree summary per architecture ("ARCH") and per
+//     subset and architecture ("SUBSET-ARCH", the refs whose xa.subsets
+//     name it), served gzipped as summaries/<sha256>.gz and listed (with
+//     its digest and older digests) in summary.idx.
+//   - Summary delta: summaries/OLD-NEW.delta, Flatpak's "xadf" diff from an
+//     older subsummary still in the history to the current one.
+//   - Sparse data: per-ref eol/eolr (from ostree.endoflife and
+//     ostree.endoflife-rebase) in xa.sparse-cache and in subsummary refs.
 package publish
