@@ -28,6 +28,7 @@ func (s *Server) exportPortals(ctx context.Context) error {
 			p.objs = append(p.objs, s.conn.Object(be.DBusName, DesktopPath))
 		}
 		p.watch()
+		s.settings.Store(p)
 		list = append(list, portalEntry{"Settings", 2, p})
 	}
 	nm := &networkMonitor{s: s}

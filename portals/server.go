@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/godbus/dbus/v5"
 
@@ -61,6 +62,7 @@ type Server struct {
 	sigRoutes []sigRoute
 
 	lockdown lockdown
+	settings atomic.Pointer[settingsPortal] // nil without a Settings backend
 	closed   chan struct{}
 }
 
@@ -249,6 +251,9 @@ func (s *Server) dispatch(sigs chan *dbus.Signal) {
 		if sig.Name == "org.freedesktop.DBus.NameOwnerChanged" && len(sig.Body) == 3 {
 			name, _ := sig.Body[0].(string)
 			newOwner, _ := sig.Body[2].(string)
+			if p := s.settings.Load(); p != nil && !strings.HasPrefix(name, ":") {
+				p.ownerChanged(name)
+			}
 			if newOwner == "" && strings.HasPrefix(name, ":") {
 				s.mu.Lock()
 				c := s.callers[name]

@@ -3,15 +3,45 @@ package portals
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/godbus/dbus/v5"
 )
 
 // settingsPortal merges org.freedesktop.impl.portal.Settings over every
 // configured backend; the first backend listed wins for a key.
+//
+// Read and ReadOne answer from a cache filled by earlier reads: backends
+// announce every change with SettingChanged, which empties the cache
+// before the frontend passes the signal on, as does a backend's bus name
+// changing owner. A client that saw SettingChanged thus reads the new
+// value; a read racing the change may still return the old one, as it may
+// without the cache.
 type settingsPortal struct {
 	s    *Server
 	objs []dbus.BusObject
+
+	mu    sync.Mutex
+	gen   uint64 // counts invalidations
+	cache map[settingKey]settingValue
+}
+
+type settingKey struct{ ns, key string }
+
+type settingValue struct {
+	v     dbus.Variant
+	found bool
+}
+
+// maxCachedSettings bounds the cache; clients may ask for any key.
+const maxCachedSettings = 4096
+
+// invalidate empties the cache (a backend changed a setting or went away).
+func (p *settingsPortal) invalidate() {
+	p.mu.Lock()
+	p.gen++
+	p.cache = nil
+	p.mu.Unlock()
 }
 
 const implSettings = implPrefix + "Settings"
@@ -39,18 +69,54 @@ func (p *settingsPortal) readAll(ctx context.Context, namespaces []string) map[s
 	return out
 }
 
+// ownerChanged empties the cache when a backend's name changes owner.
+func (p *settingsPortal) ownerChanged(name string) {
+	for _, o := range p.objs {
+		if o.Destination() == name {
+			p.invalidate()
+			return
+		}
+	}
+}
+
 // ReadAll is org.freedesktop.portal.Settings.ReadAll.
 func (p *settingsPortal) ReadAll(namespaces []string) (map[string]map[string]dbus.Variant, *dbus.Error) {
 	return p.readAll(context.Background(), namespaces), nil
 }
 
 func (p *settingsPortal) readOne(ns, key string) (dbus.Variant, *dbus.Error) {
+	k := settingKey{ns, key}
+	p.mu.Lock()
+	c, ok := p.cache[k]
+	gen := p.gen
+	p.mu.Unlock()
+	if !ok {
+		c = p.readBackends(ns, key)
+		p.mu.Lock()
+		// A change seen meanwhile may have made c stale: do not keep it.
+		if p.gen == gen && len(p.cache) < maxCachedSettings {
+			if p.cache == nil {
+				p.cache = map[settingKey]settingValue{}
+			}
+			p.cache[k] = c
+		}
+		p.mu.Unlock()
+	}
+	if !c.found {
+		return dbus.Variant{}, DBusError(errSettingNotFound)
+	}
+	return c.v, nil
+}
+
+// readBackends asks the backends in order; a backend failing (or not
+// having the key) passes the question on.
+func (p *settingsPortal) readBackends(ns, key string) settingValue {
 	for _, o := range p.objs {
 		if v, ok := bodyArg[dbus.Variant](o.Call(implSettings+".Read", 0, ns, key), 0); ok {
-			return normalizeVariant(v), nil
+			return settingValue{normalizeVariant(v), true}
 		}
 	}
-	return dbus.Variant{}, DBusError(errSettingNotFound)
+	return settingValue{}
 }
 
 var errSettingNotFound = wrapf(ErrNotFound, "Requested setting not found")
@@ -76,6 +142,7 @@ func (p *settingsPortal) watch() {
 				return
 			}
 			v, _ := sig.Body[2].(dbus.Variant)
+			p.invalidate()
 			_ = p.s.conn.Emit(DesktopPath, portalIface+"Settings.SettingChanged", sig.Body[0], sig.Body[1], normalizeVariant(v))
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.BoolVar(verbose, "v", false, "log debug messages")
 	replace := fs.Bool("replace", false, "accepted for compatibility; ignored")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` until exit (benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -43,6 +45,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if *showVersion {
 		fmt.Fprintln(os.Stdout, "porthole-portal", version)
 		return 0
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "porthole-portal:", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "porthole-portal:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	level := slog.LevelWarn
 	if *verbose {
