@@ -193,7 +193,9 @@ func (d desktopDB) launch(id, uri string, env []string) error {
 	return nil
 }
 
-// splitExec splits an Exec value into arguments (desktop entry quoting).
+// splitExec splits an Exec value into arguments (desktop entry quoting;
+// like GLib, which upstream launches with, also shell single quotes and
+// backslashes outside quotes).
 func splitExec(s string) []string {
 	var out []string
 	var b strings.Builder
@@ -208,10 +210,20 @@ func splitExec(s string) []string {
 		case r == '"':
 			inQuote = !inQuote
 			have = true
-		case r == '\\' && inQuote:
+		case r == '\\':
 			if n, _, err := sc.ReadRune(); err == nil {
 				b.WriteRune(n)
 			}
+			have = true
+		case r == '\'' && !inQuote:
+			for {
+				n, _, err := sc.ReadRune()
+				if err != nil || n == '\'' {
+					break
+				}
+				b.WriteRune(n)
+			}
+			have = true
 		case r == ' ' && !inQuote:
 			if have || b.Len() > 0 {
 				out = append(out, b.String())
