@@ -13,12 +13,14 @@ import (
 // router passes decoded arguments through unchanged when their Go type
 // already matches the parameter.
 type router struct {
-	mu   sync.RWMutex
-	objs map[dbus.ObjectPath]map[string]map[string]dbus.Method
+	mu sync.RWMutex
+	// objs maps a path to its interfaces. A serverObject is never changed
+	// once stored (export replaces it), so lookups hand it out as is.
+	objs map[dbus.ObjectPath]serverObject
 }
 
 func newRouter() *router {
-	return &router{objs: map[dbus.ObjectPath]map[string]map[string]dbus.Method{}}
+	return &router{objs: map[dbus.ObjectPath]serverObject{}}
 }
 
 var (
@@ -30,44 +32,48 @@ var (
 // export makes the exported methods of obj (those whose last result is
 // *dbus.Error) callable as iface at path; obj == nil removes iface.
 func (r *router) export(obj any, path dbus.ObjectPath, iface string) {
+	var methods map[string]dbus.Method
+	if obj != nil {
+		methods = map[string]dbus.Method{}
+		v := reflect.ValueOf(obj)
+		t := v.Type()
+		for i := 0; i < t.NumMethod(); i++ {
+			m := t.Method(i)
+			ft := m.Type
+			if ft.NumOut() == 0 || ft.Out(ft.NumOut()-1) != dbusErrorType {
+				continue
+			}
+			fn := v.Method(i)
+			methods[m.Name] = &method{fn: fn, typ: fn.Type()}
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if obj == nil {
-		delete(r.objs[path], iface)
-		if len(r.objs[path]) == 0 {
-			delete(r.objs, path)
-		}
+	old := r.objs[path]
+	next := make(serverObject, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	if methods == nil {
+		delete(next, iface)
+	} else {
+		next[iface] = methods
+	}
+	if len(next) == 0 {
+		delete(r.objs, path)
 		return
 	}
-	methods := map[string]dbus.Method{}
-	v := reflect.ValueOf(obj)
-	t := v.Type()
-	for i := 0; i < t.NumMethod(); i++ {
-		m := t.Method(i)
-		ft := m.Type
-		if ft.NumOut() == 0 || ft.Out(ft.NumOut()-1) != dbusErrorType {
-			continue
-		}
-		methods[m.Name] = &method{fn: v.Method(i)}
-	}
-	if r.objs[path] == nil {
-		r.objs[path] = map[string]map[string]dbus.Method{}
-	}
-	r.objs[path][iface] = methods
+	r.objs[path] = next
 }
 
 func (r *router) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	ifaces, ok := r.objs[path]
+	o, ok := r.objs[path]
+	r.mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	cp := make(serverObject, len(ifaces))
-	for k, v := range ifaces {
-		cp[k] = v
-	}
-	return cp, true
+	return o, true
 }
 
 type serverObject map[string]map[string]dbus.Method
@@ -93,10 +99,13 @@ func (t methodTable) LookupMethod(name string) (dbus.Method, bool) {
 	return m, ok
 }
 
-type method struct{ fn reflect.Value }
+type method struct {
+	fn  reflect.Value
+	typ reflect.Type // fn.Type(), looked up once
+}
 
 func (m *method) DecodeArguments(conn *dbus.Conn, sender string, msg *dbus.Message, body []any) ([]any, error) {
-	t := m.fn.Type()
+	t := m.typ
 	out := make([]any, t.NumIn())
 	j := 0
 	for i := 0; i < t.NumIn(); i++ {
@@ -147,11 +156,11 @@ func (m *method) Call(args ...any) ([]any, error) {
 	return out, nil
 }
 
-func (m *method) NumArguments() int { return m.fn.Type().NumIn() }
-func (m *method) NumReturns() int   { return m.fn.Type().NumOut() - 1 }
+func (m *method) NumArguments() int { return m.typ.NumIn() }
+func (m *method) NumReturns() int   { return m.typ.NumOut() - 1 }
 func (m *method) ArgumentValue(i int) any {
-	return reflect.Zero(m.fn.Type().In(i)).Interface()
+	return reflect.Zero(m.typ.In(i)).Interface()
 }
 func (m *method) ReturnValue(i int) any {
-	return reflect.Zero(m.fn.Type().Out(i)).Interface()
+	return reflect.Zero(m.typ.Out(i)).Interface()
 }
