@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -62,9 +61,7 @@ type execConfig struct {
 func initMain() int {
 	tStart := monoNow()
 	unix.CloseOnExec(fdError)
-	f := os.NewFile(fdConfig, "config")
-	data, err := io.ReadAll(f)
-	f.Close()
+	data, err := readConfig(fdConfig)
 	if err != nil {
 		return report(fdError, "init", "reading spec", err)
 	}
@@ -189,6 +186,29 @@ func initMain() int {
 	binary.LittleEndian.PutUint32(b[:], uint32(code))
 	unix.Write(statusFd, b[:])
 	return code
+}
+
+// readConfig reads fd to EOF into one buffer big enough for the usual
+// configuration (io.ReadAll would grow and copy it from 512 bytes up).
+func readConfig(fd int) ([]byte, error) {
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 64<<10)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 func cutPrefix(s, p string) (string, bool) {
