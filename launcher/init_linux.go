@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -178,14 +179,62 @@ func initMain() int {
 	if enter != nil {
 		go enter.serve(r, ec)
 	}
+	// The status goes to the launcher as soon as the command ends: a
+	// thread waits for that exit directly (waitid with WNOWAIT, leaving
+	// the reaping to the reaper), faster than signal delivery through
+	// the runtime to the reaper goroutine.
+	var once sync.Once
+	sendStatus := func(code int) {
+		once.Do(func() {
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], uint32(code))
+			unix.Write(statusFd, b[:])
+		})
+	}
+	go func() {
+		if code, ok := waitExit(pid); ok {
+			sendStatus(code)
+		}
+	}()
 	<-notified
 	forward := isatty(0)
 	code := r.run(pid, forward, confine)
 	trace("command exited")
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(code))
-	unix.Write(statusFd, b[:])
+	sendStatus(code)
 	return code
+}
+
+// waitExit waits for the child pid to end without reaping it and returns
+// its exit code (128+signal when killed); ok is false when it could not
+// be waited for (already reaped).
+func waitExit(pid int) (code int, ok bool) {
+	// siginfo_t for SIGCHLD on 64-bit Linux: si_pid, si_uid and
+	// si_status follow the three ints and the padding.
+	var info struct {
+		Signo, Errno, Code, _ int32
+		Pid                   int32
+		UID                   uint32
+		Status                int32
+		_                     [100]byte
+	}
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_WAITID, unix.P_PID, uintptr(pid), uintptr(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOWAIT, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 || int(info.Pid) != pid {
+			return 0, false
+		}
+		break
+	}
+	// si_code: CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3.
+	switch info.Code {
+	case 1:
+		return int(info.Status), true
+	case 2, 3:
+		return 128 + int(info.Status), true
+	}
+	return 0, false
 }
 
 // readConfig reads fd to EOF into one buffer big enough for the usual
