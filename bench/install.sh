@@ -58,11 +58,14 @@ for i in $(seq 0 "$RUNS"); do
 		time_cmd "install.$tool" install_app $tool "$d"
 		[ "$i" = 0 ] && : >"$WORK/install.$tool.times"
 		du -sk "$d" | cut -f1 >>"$WORK/disk.$tool"
-		# update after a small change
+		# update after a small change (checked to have moved the app)
+		active() { if [ "$1" = porthole ]; then pt "$2" list --user --app --columns=active; else fp "$2" list --app --columns=active; fi; }
+		before=$(active $tool "$d")
 		if [ $tool = porthole ]; then pt "$d" remote-modify --user --url="$url2" demo
 		else fp "$d" remote-modify --url="$url2" demo; fi
 		if [ $tool = porthole ]; then time_cmd "update.$tool" pt "$d" update --user -y --noninteractive
 		else time_cmd "update.$tool" fp "$d" update -y --noninteractive; fi
+		if [ "$(active $tool "$d")" = "$before" ]; then echo "bench: $tool update did not change the app" >&2; exit 1; fi
 		[ "$i" = 0 ] && : >"$WORK/update.$tool.times"
 		if [ $tool = porthole ]; then time_cmd "uninstall.$tool" pt "$d" uninstall --user -y --noninteractive org.porthole.Demo org.porthole.Platform
 		else time_cmd "uninstall.$tool" fp "$d" uninstall -y --noninteractive org.porthole.Demo org.porthole.Platform; fi
