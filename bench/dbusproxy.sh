@@ -17,6 +17,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
+# The binaries users run: make's (PORTHOLE_BIN, as `make bench` sets it).
+if [ -z "${PORTHOLE_BIN:-}" ]; then
+	make -s build/bin/porthole build/bin/porthole-dbus-proxy
+	PORTHOLE_BIN=$PWD/build/bin
+fi
+export PORTHOLE_BIN
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 

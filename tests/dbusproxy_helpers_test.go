@@ -23,7 +23,12 @@ import (
 // temp dir (each built aside, then renamed over, so that concurrent test
 // processes never exec a half-written file and runs leave no binaries
 // behind). It returns the porthole binary.
+// With PORTHOLE_BIN set (make test, bench/dbusproxy.sh), the binaries
+// there are used, as users get them from make.
 var dbusProxyPorthole = sync.OnceValues(func() (string, error) {
+	if dir := os.Getenv("PORTHOLE_BIN"); dir != "" {
+		return filepath.Join(dir, "porthole"), nil
+	}
 	dir := filepath.Join(os.TempDir(), "porthole-dbusproxy-test")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
