@@ -105,6 +105,7 @@ int main(void) { printf("hello from C, built with GLib %d.%d\n", GLIB_MAJOR_VERS
 	if err != nil || !strings.Contains(out, "GNU Make") {
 		t.Fatalf("porthole build: %v\n%s", err, out)
 	}
+	t.Logf("built in the SDK sandbox: %s", strings.TrimSpace(out))
 	w.pt("build-finish", app, "--command=hello")
 	appRepo := filepath.Join(w.dir, "apprepo")
 	w.pt("build-export", appRepo, app, "stable")
