@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/porthole-dev/porthole/internal/busconn"
 )
 
 // Connectivity levels of NetworkMonitor.GetConnectivity.
@@ -37,6 +39,8 @@ type networkMonitor struct {
 	mu     sync.Mutex
 	cached networkStatus
 	at     time.Time
+	enc    *[4]busconn.FastReply // replies for encFor (fast.go)
+	encFor networkStatus
 }
 
 // statusTTL bounds how stale a reported status may be; reading the routing
@@ -174,12 +178,15 @@ func (p *networkMonitor) GetStatus(msg dbus.Message) (map[string]dbus.Variant, *
 	if err := p.allowed(&msg); err != nil {
 		return nil, err
 	}
-	st := p.status()
+	return statusMap(p.status()), nil
+}
+
+func statusMap(st networkStatus) map[string]dbus.Variant {
 	return map[string]dbus.Variant{
 		"available":    dbus.MakeVariant(st.available),
 		"metered":      dbus.MakeVariant(st.metered),
 		"connectivity": dbus.MakeVariant(st.connectivity),
-	}, nil
+	}
 }
 
 // CanReach is NetworkMonitor.CanReach: the name resolves and the network

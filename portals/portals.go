@@ -39,6 +39,7 @@ func (s *Server) exportPortals(ctx context.Context) error {
 		}
 	}
 	nm.watch()
+	s.network.Store(nm)
 	list = append(list, portalEntry{"NetworkMonitor", 3, nm})
 	list = append(list, portalEntry{"ProxyResolver", 1, &proxyResolver{s: s, getenv: s.getenv}})
 	list = append(list, portalEntry{"Trash", 1, trashPortal{s}})

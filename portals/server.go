@@ -63,6 +63,7 @@ type Server struct {
 
 	lockdown lockdown
 	settings atomic.Pointer[settingsPortal] // nil without a Settings backend
+	network  atomic.Pointer[networkMonitor]
 	closed   chan struct{}
 }
 
@@ -120,7 +121,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, errors.New("no session bus address")
 	}
 	bus, err := busconn.Dial(ctx, addr, busconn.Options{ConnOptions: []dbus.ConnOption{
-		dbus.WithOutgoingInterceptor(s.outgoing), dbus.WithHandler(s.rt), dbus.WithContext(ctx)}})
+		dbus.WithOutgoingInterceptor(s.outgoing), dbus.WithHandler(s.rt), dbus.WithContext(ctx)},
+		Fast: s.fast})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the session bus: %w", err)
 	}

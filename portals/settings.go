@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/porthole-dev/porthole/internal/busconn"
 )
 
 // settingsPortal merges org.freedesktop.impl.portal.Settings over every
@@ -31,6 +33,7 @@ type settingKey struct{ ns, key string }
 type settingValue struct {
 	v     dbus.Variant
 	found bool
+	enc   *[2]busconn.FastReply // ReadOne's and Read's replies (fast.go)
 }
 
 // maxCachedSettings bounds the cache; clients may ask for any key.
@@ -113,7 +116,7 @@ func (p *settingsPortal) readOne(ns, key string) (dbus.Variant, *dbus.Error) {
 func (p *settingsPortal) readBackends(ns, key string) settingValue {
 	for _, o := range p.objs {
 		if v, ok := bodyArg[dbus.Variant](o.Call(implSettings+".Read", 0, ns, key), 0); ok {
-			return settingValue{normalizeVariant(v), true}
+			return settingValue{v: normalizeVariant(v), found: true}
 		}
 	}
 	return settingValue{}

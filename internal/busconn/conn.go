@@ -27,6 +27,9 @@ type Options struct {
 	// after rewriting, on godbus's reader goroutine. msg is valid only
 	// during the call.
 	Observe func(msg []byte)
+	// Fast, if set, answers hot method calls before godbus sees them (see
+	// FastHandler); the calls it answers are not observed.
+	Fast FastHandler
 }
 
 // Conn is a godbus connection on a transport that owns the descriptors
@@ -72,6 +75,7 @@ func Dial(ctx context.Context, address string, opts Options) (*Conn, error) {
 	}
 	t := newTransport(uc)
 	t.observe = opts.Observe
+	t.fast = opts.Fast
 	if dl, ok := ctx.Deadline(); ok {
 		uc.SetDeadline(dl)
 	}

@@ -40,10 +40,16 @@
 // (a dictionary keyed by b or g, nesting past godbus's limits); a method
 // call dropped so gets no reply.
 //
+// Fast path: Options.Fast may answer hot method calls (no descriptors)
+// straight from the reader, before godbus decodes them: no decoding, no
+// goroutine per call, no reflection. It must not block; the replies it
+// writes number their serials down from 2^32-1, apart from godbus's.
+//
 // Glossary:
 //   - token: the number godbus sees in place of an h value; it names a
 //     descriptor held here, never a descriptor number.
 //   - lease: the descriptors of one incoming method call, closed when the
 //     call is answered unless taken.
 //   - lend: let one outgoing message carry a descriptor the caller keeps.
+//   - fast call: a method call a FastHandler answers without godbus.
 package busconn

@@ -24,7 +24,10 @@ var ErrUnknownFD = errors.New("unknown descriptor token")
 type transport struct {
 	c       *net.UnixConn
 	observe func(msg []byte)
-	fdsOK   bool // the bus agreed to pass descriptors
+	fdsOK   bool        // the bus agreed to pass descriptors
+	fast    FastHandler // may be nil
+
+	fastSerials atomic.Uint32 // replies sent by the fast path
 
 	// godbus's authentication, answered here (the real one is done).
 	authMu  sync.Mutex
@@ -155,7 +158,10 @@ func (t *transport) next() error {
 	}
 	msg := t.raw[t.off : t.off+total]
 	t.off += total
-	if t.received(msg) {
+	if h, ok := t.received(msg); ok {
+		if t.fast != nil && t.fastCall(msg, h) {
+			return nil
+		}
 		if t.observe != nil {
 			t.observe(msg)
 		}
@@ -167,8 +173,8 @@ func (t *transport) next() error {
 // received prepares one incoming message for godbus: it gives the message
 // its descriptors, writes a token (or InvalidFD) over every h value, and
 // closes descriptors nothing references. It reports false for a message
-// to drop.
-func (t *transport) received(msg []byte) bool {
+// to drop, and gives the parsed header.
+func (t *transport) received(msg []byte) (*header, bool) {
 	h, err := parseHeader(msg)
 	var fds []int
 	if err == nil && h.unixFDs > 0 {
@@ -181,7 +187,7 @@ func (t *transport) received(msg []byte) bool {
 	}
 	if err != nil {
 		closeFDs(fds)
-		return false
+		return nil, false
 	}
 	offs := t.offs[:0]
 	if needsWalk(h.sig) {
@@ -189,11 +195,11 @@ func (t *transport) received(msg []byte) bool {
 		t.offs = offs
 		if err != nil {
 			closeFDs(fds)
-			return false
+			return nil, false
 		}
 	}
 	if len(fds) == 0 && len(offs) == 0 {
-		return true
+		return h, true
 	}
 	if h.typ == typeSignal || (h.typ != typeMethodCall && h.typ != typeMethodReturn && h.typ != typeError) {
 		closeFDs(fds) // nothing here takes descriptors from signals
@@ -242,7 +248,7 @@ func (t *transport) received(msg []byte) bool {
 			unix.Close(fd)
 		}
 	}
-	return true
+	return h, true
 }
 
 func closeFDs(fds []int) {

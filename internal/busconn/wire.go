@@ -25,6 +25,9 @@ const (
 
 // Header field codes.
 const (
+	fieldPath        = 1
+	fieldInterface   = 2
+	fieldMember      = 3
 	fieldReplySerial = 5
 	fieldDestination = 6
 	fieldSender      = 7
@@ -44,6 +47,9 @@ type header struct {
 	replySerial uint32
 	dest        []byte // sub-slices of the message: no copies on the fast path
 	sender      []byte
+	path        []byte
+	iface       []byte
+	member      []byte
 	sig         []byte
 	unixFDs     uint32
 	hasUnixFDs  bool
@@ -127,6 +133,12 @@ func parseHeader(msg []byte) (*header, error) {
 			h.sender = w.last
 		case code == fieldSignature && sig == "g":
 			h.sig = w.last
+		case code == fieldPath && sig == "o":
+			h.path = w.last
+		case code == fieldInterface && sig == "s":
+			h.iface = w.last
+		case code == fieldMember && sig == "s":
+			h.member = w.last
 		}
 	}
 	if w.pos != h.fieldsEnd {
