@@ -50,6 +50,8 @@ for line in open(sys.argv[1]):
     for i in range(2, len(f) - 1):
         if f[i + 1] in ('ns/op', 'KiB/client', 'KiB-idle'):
             vals.setdefault((name, f[i + 1]), []).append(float(f[i]))
+        elif name == 'Startup/interleaved' and f[i + 1] in ('xdg-ns', 'ours-ns'):
+            vals.setdefault(('Startup/' + f[i + 1][:-3], 'ns/op'), []).append(float(f[i]))
 med = {k: statistics.median(v) for k, v in vals.items()}
 def g(name, unit='ns/op'):
     return med.get((name, unit))
