@@ -15,9 +15,9 @@ import (
 var errReported = errors.New("reported on the error pipe")
 
 // confineAllThreads empties the permitted, effective, inheritable and
-// ambient capability sets of every thread of this process (the spawner
+// ambient capability sets of every thread of this process (the main
 // thread emptied its own and gave every thread no_new_privs and the
-// seccomp filter already: see spawner). Emptying permitted and
+// seccomp filter already: see confineThreadLate). Emptying permitted and
 // inheritable empties the ambient set too. It needs
 // syscall.AllThreadsSyscall, which stops the world and signals every
 // thread, hence it runs once the command is started, and which only
@@ -124,27 +124,4 @@ type spawnReq struct {
 type spawnResult struct {
 	pid int
 	err error
-}
-
-// spawner runs on its own locked thread, started while the root is
-// built: it empties its bounding set at once, then, when start is
-// closed (the root is ready: the filter refuses mount calls), confines
-// itself (confineThreadLate) and reports on ready. Commands are forked
-// from that thread and inherit its credentials. It serves requests until
-// the process exits.
-func spawner(reqs chan spawnReq, start chan struct{}, ready chan error, bpf []byte) {
-	runtime.LockOSThread()
-	err := dropBoundingSet()
-	<-start
-	if err == nil {
-		err = confineThreadLate(bpf)
-	}
-	ready <- err
-	if err != nil {
-		return
-	}
-	for r := range reqs {
-		pid, err := startDirect(r.ec, r.stdin, r.stdout, r.stderr, r.errW, r.extra)
-		r.done <- spawnResult{pid, err}
-	}
 }

@@ -11,12 +11,13 @@
 //     cgo, or any binary calling MaybeInit first) that runs as pid 1 of
 //     the new pid namespace. It receives the Spec over a pipe (wire.go),
 //     builds the root, pivots into it, confines itself and starts the
-//     command from its spawner thread, then reaps children, forwards
+//     command from its main thread, then reaps children, forwards
 //     signals and passes the command's exit status through (128+signal
 //     when it was killed) on the status pipe and as its own.
-//   - Spawner thread: pid 1's locked thread that confined itself first
-//     (bounding set, no_new_privs, the seccomp BPF compiled by the parent
-//     with libseccomp, capabilities) and forks every command.
+//   - Main thread: pid 1's main goroutine stays locked on it; it confines
+//     itself once the root is built (bounding set, no_new_privs, the
+//     seccomp BPF compiled by the parent with libseccomp, capabilities)
+//     and forks every command.
 //   - Exec stage: in cgo binaries only (tests), the helper re-exec'd once
 //     more inside the new root, which drops every privilege on one locked
 //     thread and execs the command.

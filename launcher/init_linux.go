@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -61,6 +62,9 @@ type execConfig struct {
 
 func initMain() int {
 	tStart := monoNow()
+	// The main goroutine stays on the main thread, which confines itself
+	// and forks every command (see confineThreadLate).
+	runtime.LockOSThread()
 	unix.CloseOnExec(fdError)
 	data, err := readConfig(fdConfig)
 	if err != nil {
@@ -85,10 +89,12 @@ func initMain() int {
 		signal.Notify(r.sigs)
 		close(notified)
 	}()
-	// So does the start of the spawner thread (see spawner).
-	spawns, spawnerStart, spawnerReady := make(chan spawnReq), make(chan struct{}), make(chan error)
 	if !haveCgo {
-		go spawner(spawns, spawnerStart, spawnerReady, cfg.Seccomp)
+		// Only possible while CAP_SETPCAP is held; the mounts need the
+		// effective set, which the bounding set does not limit.
+		if err := dropBoundingSet(); err != nil {
+			return report(fdError, "init", "dropping privileges", err)
+		}
 	}
 	var extra []*os.File
 	for i := 0; i < cfg.NExtra; i++ {
@@ -135,25 +141,24 @@ func initMain() int {
 	}
 
 	// Without cgo, pid 1 confines itself and starts commands directly from
-	// a spawner thread, which confines itself first (bounding set emptied
-	// while it can still be, no_new_privs and the filter given to every
-	// thread with TSYNC, its own capabilities emptied); the other threads'
+	// its main thread, which confined itself first (bounding set emptied
+	// at the start, now no_new_privs and the filter given to every thread
+	// with TSYNC, its own capabilities emptied); the other threads'
 	// capabilities are emptied once the command runs (see
 	// confineAllThreads). With cgo (tests), each command goes through the
 	// exec stage.
 	if !haveCgo {
-		close(spawnerStart)
-		if err := <-spawnerReady; err != nil {
+		if err := confineThreadLate(cfg.Seccomp); err != nil {
 			return report(fdError, "init", "dropping privileges", err)
 		}
-		r.spawns = spawns
+		r.direct = true
 	}
-	trace("spawner confined")
+	trace("main thread confined")
 	// PWD names the directory the command starts in, as bwrap sets it.
 	env := mergeEnv(spec.Env, []string{"PWD=" + cwd})
 	ec := execConfig{Args: spec.Args, Env: env, Cwd: cwd, Seccomp: cfg.Seccomp, NExtra: cfg.NExtra}
 	errW := os.NewFile(fdError, "error")
-	pid, err := r.spawn(ec, os.Stdin, os.Stdout, os.Stderr, errW, extra)
+	pid, err := r.spawnHere(ec, os.Stdin, os.Stdout, os.Stderr, errW, extra)
 	for _, e := range extra {
 		e.Close()
 	}
@@ -275,8 +280,9 @@ func isatty(fd int) bool {
 // reaper is pid 1's child bookkeeping: it reaps every child and hands
 // the status of the ones it spawned to their waiters.
 type reaper struct {
-	// spawns, when set, goes to the spawner thread: pid 1 is confined
-	// and starts commands itself.
+	// direct: pid 1 is confined and forks commands itself, from its main
+	// thread; other goroutines ask run to, on spawns.
+	direct  bool
 	spawns  chan spawnReq
 	mu      sync.Mutex
 	waiters map[int]chan int
@@ -284,23 +290,34 @@ type reaper struct {
 }
 
 func newReaper() *reaper {
-	return &reaper{waiters: map[int]chan int{}, sigs: make(chan os.Signal, 32)}
+	return &reaper{waiters: map[int]chan int{}, sigs: make(chan os.Signal, 32), spawns: make(chan spawnReq)}
 }
 
 // spawn starts an exec stage running ec with the given stdio. The
 // exec stage reports errors on errW.
 func (r *reaper) spawn(ec execConfig, stdin, stdout, stderr, errW *os.File, extra []*os.File) (int, error) {
-	if r.spawns != nil {
-		r.mu.Lock()
-		defer r.mu.Unlock()
+	if r.direct {
+		// The main thread forks it, in run (so that no child is reaped
+		// before its waiter exists: reap runs there too).
 		done := make(chan spawnResult, 1)
 		r.spawns <- spawnReq{ec, stdin, stdout, stderr, errW, extra, done}
 		res := <-done
-		if res.err != nil {
-			return 0, res.err
+		return res.pid, res.err
+	}
+	return r.spawnHere(ec, stdin, stdout, stderr, errW, extra)
+}
+
+// spawnHere is spawn on the main goroutine (before run, or in it).
+func (r *reaper) spawnHere(ec execConfig, stdin, stdout, stderr, errW *os.File, extra []*os.File) (int, error) {
+	if r.direct {
+		pid, err := startDirect(ec, stdin, stdout, stderr, errW, extra)
+		if err != nil {
+			return 0, err
 		}
-		r.waiters[res.pid] = make(chan int, 1)
-		return res.pid, nil
+		r.mu.Lock()
+		r.waiters[pid] = make(chan int, 1)
+		r.mu.Unlock()
+		return pid, nil
 	}
 	cr, cw, err := os.Pipe()
 	if err != nil {
@@ -390,6 +407,9 @@ func (r *reaper) run(main int, ttyStdin bool, confine func() error) int {
 				unix.Kill(main, unix.SIGKILL)
 				return 1
 			}
+		case req := <-r.spawns:
+			pid, err := r.spawnHere(req.ec, req.stdin, req.stdout, req.stderr, req.errW, req.extra)
+			req.done <- spawnResult{pid, err}
 		case code := <-done:
 			return code
 		case sig := <-r.sigs:
