@@ -157,15 +157,15 @@ func (cl *client) sideDone() {
 }
 
 // clientPump reads the client: the credentials byte, SASL lines until
-// BEGIN, then messages, until it would block (errWouldBlock), must wait for
-// name tracking (errPaused) or fails.
+// BEGIN, then messages, until the side is idle (errWouldBlock), must wait
+// for name tracking (errPaused) or fails.
 func (cl *client) clientPump() error {
 	rd := cl.fromCl.rd
 	for {
 		switch cl.clPhase {
 		case phaseCredentials:
 			if rd.r == rd.w {
-				if err := rd.tryFill(); err != nil {
+				if err := cl.fromCl.fill(); err != nil {
 					return err
 				}
 				continue
@@ -183,7 +183,7 @@ func (cl *client) clientPump() error {
 				return err
 			}
 			if l == nil {
-				if err := rd.tryFill(); err != nil {
+				if err := cl.fromCl.fill(); err != nil {
 					return err
 				}
 				continue
@@ -215,7 +215,7 @@ func (cl *client) clientPump() error {
 				if err := cl.clOut.flush(); err != nil {
 					return err
 				}
-				if err := rd.tryFill(); err != nil {
+				if err := cl.fromCl.fill(); err != nil {
 					return err
 				}
 				continue
@@ -269,7 +269,7 @@ func isBegin(l []byte) bool {
 }
 
 // busPump reads the bus: SASL replies until the client's BEGIN has been
-// answered, then messages, until it would block or fails.
+// answered, then messages, until the side is idle or fails.
 func (cl *client) busPump() error {
 	rd := cl.fromBs.rd
 	for {
@@ -286,7 +286,7 @@ func (cl *client) busPump() error {
 				return err
 			}
 			if l == nil {
-				if err := rd.tryFill(); err != nil {
+				if err := cl.fromBs.fill(); err != nil {
 					return err
 				}
 				continue
@@ -307,7 +307,7 @@ func (cl *client) busPump() error {
 			if err := cl.busOut.flush(); err != nil {
 				return err
 			}
-			if err := rd.tryFill(); err != nil {
+			if err := cl.fromBs.fill(); err != nil {
 				return err
 			}
 			continue

@@ -93,16 +93,12 @@ func (rd *reader) release() {
 	rd.buf = nil
 }
 
-// errWouldBlock is what tryFill returns when nothing can be read now.
+// errWouldBlock is what a side's fill returns when the side is idle.
 var errWouldBlock = errors.New("would block")
 
 // fill reads at least one more byte (and any fds sent with it), waiting
 // for them. While it waits for the peer, an empty buffer is given back.
 func (rd *reader) fill() error { return rd.read(true) }
-
-// tryFill is fill without waiting: errWouldBlock when nothing has come.
-// An empty buffer is then given back, so an idle side holds none.
-func (rd *reader) tryFill() error { return rd.read(false) }
 
 func (rd *reader) read(wait bool) error {
 	if rd.r == rd.w {

@@ -65,24 +65,6 @@ func (s *side) run() {
 	s.running++
 	s.mu.Unlock()
 	err := guard(s.pump)
-	for err == errWouldBlock {
-		// Wait for more here, in the runtime's poller, until the sweeper
-		// finds the side idle.
-		s.waiting.Store(true)
-		err = s.rd.fill()
-		s.waiting.Store(false)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			err = s.rd.c.SetReadDeadline(time.Time{})
-			if err == nil {
-				err = errWouldBlock
-			}
-			break
-		}
-		if err == nil {
-			s.activity.Add(1)
-			err = guard(s.pump)
-		}
-	}
 	if err == errPaused {
 		err = nil // initAnswered resumes the side
 	}
@@ -103,6 +85,24 @@ func (s *side) run() {
 	case err != nil:
 		s.cl.fail(s, err)
 	}
+}
+
+// fill reads more for the side's pump, waiting in the runtime's poller as
+// long as it takes, unless the sweeper finds the side idle: errWouldBlock.
+func (s *side) fill() error {
+	s.waiting.Store(true)
+	err := s.rd.fill()
+	s.waiting.Store(false)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if err := s.rd.c.SetReadDeadline(time.Time{}); err != nil {
+			return err
+		}
+		return errWouldBlock
+	}
+	if err == nil {
+		s.activity.Add(1)
+	}
+	return err
 }
 
 // close stops the side; its resources go at once if no goroutine is at
