@@ -33,7 +33,7 @@ trap 'rm -f "$out" "$out.test"' EXIT
 i=0
 while [ "$i" -lt "$rounds" ]; do
 	# One round runs every variant once, so load changes hit all alike.
-	(cd tests && "$out.test" -test.run '^$' -test.bench 'DBusProxy(RoundTrip|Startup)' \
+	(cd tests && "$out.test" -test.run '^$' -test.bench 'DBusProxy(RoundTrip|Startup)/(interleaved|inprocess)' \
 		-test.benchtime=1s) | grep '^Benchmark' | tee -a "$out" >&2
 	i=$((i + 1))
 done
@@ -52,6 +52,9 @@ for line in open(sys.argv[1]):
             vals.setdefault((name, f[i + 1]), []).append(float(f[i]))
         elif name == 'Startup/interleaved' and f[i + 1] in ('xdg-ns', 'ours-ns'):
             vals.setdefault(('Startup/' + f[i + 1][:-3], 'ns/op'), []).append(float(f[i]))
+        elif name == 'RoundTrip/interleaved' and f[i + 1].endswith('-ns'):
+            t, which = f[i + 1][:-3].split('-')
+            vals.setdefault(('RoundTrip/%s/%s' % (t, which), 'ns/op'), []).append(float(f[i]))
 med = {k: statistics.median(v) for k, v in vals.items()}
 def g(name, unit='ns/op'):
     return med.get((name, unit))

@@ -30,35 +30,62 @@ func BenchmarkDBusProxyRoundTrip(b *testing.B) {
 		socks[which] = dir + "/" + which
 		startDBusProxy(b, dbusProxyCommand(b, which), append([]string{w.addr, socks[which]}, w.args...)...)
 	}
+	conns := map[string]*dbus.Conn{}
+	for _, which := range []string{"direct", "xdg", "ours"} {
+		if which == "direct" {
+			c, err := dbus.Connect(w.addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			conns[which] = c
+		} else {
+			conns[which] = dbusProxyConnect(b, socks[which])
+		}
+	}
+	call := func(b *testing.B, c *dbus.Conn, target string) {
+		obj := c.BusObject()
+		method := "org.freedesktop.DBus.GetId"
+		var args []any
+		if target == "peer" {
+			obj = c.Object("org.test.Talk", "/org/test/Obj")
+			method, args = dpIface+".Echo", []any{"x"}
+		}
+		if err := obj.Call(method, 0, args...).Err; err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, target := range []string{"bus", "peer"} {
 		for _, which := range []string{"direct", "xdg", "ours"} {
 			b.Run(target+"/"+which, func(b *testing.B) {
-				var c *dbus.Conn
-				if which == "direct" {
-					var err error
-					if c, err = dbus.Connect(w.addr); err != nil {
-						b.Fatal(err)
-					}
-					defer c.Close()
-				} else {
-					c = dbusProxyConnect(b, socks[which])
-				}
-				obj := c.BusObject()
-				method := "org.freedesktop.DBus.GetId"
-				var args []any
-				if target == "peer" {
-					obj = c.Object("org.test.Talk", "/org/test/Obj")
-					method, args = dpIface+".Echo", []any{"x"}
-				}
-				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if err := obj.Call(method, 0, args...).Err; err != nil {
-						b.Fatal(err)
-					}
+					call(b, conns[which], target)
 				}
 			})
 		}
 	}
+	// Batches of calls, direct and through each proxy in turn, so that the
+	// load of a busy machine weighs on all alike: each reports the median
+	// time of a call over its batches (metrics bus-direct-ns, …).
+	b.Run("interleaved", func(b *testing.B) {
+		const batch = 20
+		times := map[string][]time.Duration{}
+		for i := 0; i < b.N; i++ {
+			for _, target := range []string{"bus", "peer"} {
+				for _, which := range []string{"direct", "xdg", "ours"} {
+					t0 := time.Now()
+					for j := 0; j < batch; j++ {
+						call(b, conns[which], target)
+					}
+					times[target+"-"+which] = append(times[target+"-"+which], time.Since(t0)/batch)
+				}
+			}
+		}
+		for k, ts := range times {
+			slices.Sort(ts)
+			b.ReportMetric(float64(ts[len(ts)/2].Nanoseconds()), k+"-ns")
+		}
+	})
 }
 
 // BenchmarkDBusProxyStartup measures exec to the readiness byte on --fd,
