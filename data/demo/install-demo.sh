@@ -38,10 +38,12 @@ gpg --export "$DEMO_KEY" >"$work/demo.gpg"
 sign=(--gpg-sign="$DEMO_KEY" --gpg-homedir="${GNUPGHOME:-$HOME/.gnupg}")
 
 say "The runtimes: org.porthole.Platform and org.porthole.Sdk, branch 12, from Debian 12"
-if [ ! -f "$cache/demo-repo/.complete" ]; then
+# .complete holds the recipe's hash: a changed recipe rebuilds the cache.
+recipe=$("$top/data/runtime/build.sh" --recipe-hash)
+if [ "$(cat "$cache/demo-repo/.complete" 2>/dev/null)" != "$recipe" ]; then
 	rm -rf "$cache/demo-repo"
 	PORTHOLE=$porthole "$top/data/runtime/build.sh" "$cache/demo-repo"
-	touch "$cache/demo-repo/.complete"
+	echo "$recipe" >"$cache/demo-repo/.complete"
 fi
 rm -rf "$work/repo"
 cp -al "$cache/demo-repo" "$work/repo"
