@@ -81,6 +81,10 @@ type Result struct {
 	// Warnings are grants that were skipped (reserved or unexportable
 	// paths, missing sockets); Flatpak logs them and goes on.
 	Warnings []string
+	// PerAppLock is a descriptor holding the shared lock on the per-app
+	// directories (-1 under --sandbox); the caller keeps it open while
+	// the sandbox runs (the process exiting releases it).
+	PerAppLock int
 	// Notices are messages Flatpak prints in any case (file forwarding
 	// without a document portal).
 	Notices []string
@@ -108,6 +112,8 @@ type builder struct {
 	// appExt and runtimeExt are the ID=COMMIT lists of the mounted
 	// extensions.
 	appExt, runtimeExt string
+	// perAppLock holds the per-app directories' lock (-1: none).
+	perAppLock int
 }
 
 func (b *builder) add(m ...launcher.Mount) { b.mounts = append(b.mounts, m...) }
@@ -134,7 +140,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	if host.RealName == "" {
 		host.RealName = "Unknown" // g_get_real_name()'s answer, which Flatpak writes
 	}
-	b := &builder{in: in, host: host, ctx: in.Context, env: baseEnv(host.Env)}
+	b := &builder{in: in, host: host, ctx: in.Context, env: baseEnv(host.Env), perAppLock: -1}
 	b.appDir = filepath.Join(host.Home, ".var", "app", in.AppID)
 	b.sboxRun = "/run/user/" + strconv.Itoa(host.UID)
 	b.xdgRun = filepath.Join(host.RuntimeDir, ".flatpak", in.AppID, "xdg-run")
@@ -262,8 +268,17 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 			b.warnf("not mounting /run/flatpak/doc: %v", err)
 		}
 	}
-	// 17: devices.
-	b.devices()
+	// 17: devices, after the per-app lock that keeps Flatpak's garbage
+	// collection off a shared /dev/shm.
+	if !in.Sandbox {
+		if b.perAppLock, err = lockPerAppDir(filepath.Dir(b.xdgRun)); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.devices(); err != nil {
+		b.unlock()
+		return nil, err
+	}
 	// 18: per-app /tmp.
 	if mode, ok := b.ctx.Filesystems.Get("/tmp"); (!ok || mode == permissions.ModeNone) && !in.Sandbox {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: appTmp, Dest: "/tmp"})
@@ -280,9 +295,8 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		launcher.Mount{Type: launcher.Symlink, Source: "/usr/lib/debug/source", Dest: "/run/build-runtime"},
 	)
 	// 21: the per-app directories' lock reference.
-	ref := filepath.Join(host.RuntimeDir, ".flatpak", in.AppID, ".ref")
-	if f, err := os.OpenFile(ref, os.O_CREATE|os.O_RDONLY, 0o600); err == nil && !in.Sandbox {
-		f.Close()
+	if b.perAppLock >= 0 {
+		ref := filepath.Join(filepath.Dir(b.xdgRun), ".ref")
 		b.add(launcher.Mount{Type: launcher.ROBind, Source: ref, Dest: "/run/flatpak/per-app-dirs-ref"})
 	}
 	// 25: runtime-dir links, created on the host side in the shared dir,
@@ -297,6 +311,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	args := in.Args
 	if in.FileForwarding {
 		if args, err = b.forwardArgs(ctx, docMount, args); err != nil {
+			b.unlock()
 			return nil, err
 		}
 	}
@@ -328,9 +343,10 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		},
 	}
 	if err := spec.Validate(); err != nil {
+		b.unlock()
 		return nil, err
 	}
-	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn, Notices: b.notes}, nil
+	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn, Notices: b.notes, PerAppLock: b.perAppLock}, nil
 }
 
 // newInstance creates $XDG_RUNTIME_DIR/.flatpak/IID with a random id.
@@ -400,14 +416,29 @@ func hostTimezone() string {
 	return "UTC"
 }
 
-func (b *builder) devices() {
+func (b *builder) devices() error {
 	has := func(d string) bool { return b.ctx.Has(permissions.KeyDevices, d) }
 	if has("all") {
 		b.add(launcher.Mount{Type: launcher.DevBind, Source: "/dev", Dest: "/dev"})
-		if !has("shm") {
+		fi, err := os.Lstat(hostDevShm)
+		switch {
+		case err != nil || has("shm"):
+		case fi.IsDir() && b.perAppDevShm():
+			return b.devShmMount("/dev/shm")
+		case fi.IsDir():
 			b.add(launcher.Mount{Type: launcher.Tmpfs, Dest: "/dev/shm", Mode: 0o1777})
+		case fi.Mode()&fs.ModeSymlink != 0:
+			// Hosts where /dev/shm links to /run/shm: the link target
+			// gets the sandbox's own (or the app's shared) directory.
+			if t, _ := os.Readlink(hostDevShm); t != "/run/shm" {
+				b.warnf("unexpected /dev/shm symlink %s", t)
+			} else if b.perAppDevShm() {
+				return b.devShmMount("/run/shm")
+			} else {
+				b.add(launcher.Mount{Type: launcher.Dir, Dest: "/run/shm"})
+			}
 		}
-		return
+		return nil
 	}
 	b.add(launcher.Mount{Type: launcher.Dev, Dest: "/dev"})
 	if has("dri") {
@@ -424,7 +455,10 @@ func (b *builder) devices() {
 	}
 	if has("shm") {
 		b.add(launcher.Mount{Type: launcher.Bind, Source: "/dev/shm", Dest: "/dev/shm", Optional: true})
+	} else if b.perAppDevShm() {
+		return b.devShmMount("/dev/shm")
 	}
+	return nil
 }
 
 func (b *builder) appInfo(iid string) *appinfo.Info {
