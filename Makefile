@@ -27,7 +27,7 @@ DEB_PACKAGES := \
 	dbus dbus-daemon libglib2.0-bin python3 python3-gi gir1.2-glib-2.0 \
 	xdg-dbus-proxy bubblewrap fuse3 bindfs attr util-linux iproute2 \
 	xdg-desktop-portal xdg-desktop-portal-gtk gir1.2-xdp-1.0 \
-	python3-dbusmock python3-pytest xvfb xauth desktop-file-utils \
+	python3-dbusmock python3-pytest xvfb xauth x11-utils xdotool desktop-file-utils \
 	debootstrap hyperfine
 
 # The unprivileged user that sandbox and FUSE tests run as (internal/testenv).
