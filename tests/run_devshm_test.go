@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/porthole-dev/porthole/internal/testenv"
 )
@@ -161,6 +162,20 @@ func TestRunPerAppDevShm(t *testing.T) {
 			t.Helper()
 			extra = append([]string{"--allow=per-app-dev-shm"}, extra...)
 			waitA := run(first, "org.test.Probe", extra, "put", name+"-a", "wait", name+"-b", "ls")
+			// The second starts once the first has put its file: two
+			// first instances starting at once may each make a directory
+			// (Flatpak's own runs race so too).
+			mark := filepath.Join(rt, ".flatpak", "org.test.Probe", "dev-shm", name+"-a")
+			for n := 0; ; n++ {
+				if _, err := os.Stat(mark); err == nil {
+					break
+				}
+				if n > 1200 {
+					out, err := waitA()
+					t.Fatalf("%s: no %s from the first instance: %v\n%s", name, mark, err, out)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			waitB := run(second, "org.test.Probe", extra, "put", name+"-b", "wait", name+"-a", "ls")
 			for i, w := range []func() (string, error){waitA, waitB} {
 				if out, err := w(); err != nil {
@@ -178,32 +193,6 @@ func TestRunPerAppDevShm(t *testing.T) {
 		// Under --device=all too (the host's /dev with the app's shm).
 		pair("pa", b.porthole, "flatpak", "--device=all")
 
-		// Another app has its own directory (holding only the flag);
-		// without the feature, and with --sandbox, an instance has a
-		// fresh /dev/shm.
-		for _, c := range []struct {
-			app   string
-			extra []string
-			want  string
-		}{
-			{"org.test.Other", []string{"--allow=per-app-dev-shm"}, "shm=[.flatpak-tmpdir]"},
-			{"org.test.Probe", nil, "shm=[]"},
-			{"org.test.Probe", []string{"--device=all"}, "shm=[]"},
-			{"org.test.Probe", []string{"--allow=per-app-dev-shm", "--sandbox"}, "shm=[]"},
-			// --device=shm wins: the host's /dev/shm, holding the app's
-			// shared directory.
-			{"org.test.Probe", []string{"--allow=per-app-dev-shm", "--device=shm"}, "flatpak-org.test.Probe-"},
-		} {
-			for _, bin := range []string{"flatpak", b.porthole} {
-				out, err := run(bin, c.app, c.extra, "ls")()
-				if err != nil {
-					t.Fatalf("%s %s %v: %v\n%s", bin, c.app, c.extra, err, out)
-				}
-				if got := strings.TrimSpace(out); got != c.want && !(strings.HasSuffix(c.want, "-") && strings.Contains(got, c.want)) {
-					t.Errorf("%s %s %v: sees %s, want %s", filepath.Base(bin), c.app, c.extra, out, c.want)
-				}
-			}
-		}
 		// The link and its directory, as Flatpak makes them.
 		link := filepath.Join(rt, ".flatpak", "org.test.Probe", "dev-shm")
 		d, err := os.Readlink(link)
@@ -216,6 +205,46 @@ func TestRunPerAppDevShm(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(d, ".flatpak-tmpdir")); err != nil {
 			t.Error(err)
+		}
+		// Once no instance runs, a new one finds a fresh directory: the
+		// old one is collected.
+		if out, err := run(b.porthole, "org.test.Probe", []string{"--allow=per-app-dev-shm"}, "ls")(); err != nil || strings.TrimSpace(out) != "shm=[.flatpak-tmpdir]" {
+			t.Errorf("after the last instance: %v %s, want shm=[.flatpak-tmpdir]", err, out)
+		}
+		if _, err := os.Lstat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left after the last instance: %v", d, err)
+		}
+
+		hostMark, err := os.CreateTemp("/dev/shm", "porthole-devshm-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostMark.Close()
+		defer os.Remove(hostMark.Name())
+		// Another app has its own directory (holding only the flag);
+		// without the feature, and with --sandbox, an instance has a
+		// fresh /dev/shm.
+		for _, c := range []struct {
+			app   string
+			extra []string
+			want  string
+		}{
+			{"org.test.Other", []string{"--allow=per-app-dev-shm"}, "shm=[.flatpak-tmpdir]"},
+			{"org.test.Probe", nil, "shm=[]"},
+			{"org.test.Probe", []string{"--device=all"}, "shm=[]"},
+			{"org.test.Probe", []string{"--allow=per-app-dev-shm", "--sandbox"}, "shm=[]"},
+			// --device=shm wins: the host's /dev/shm.
+			{"org.test.Probe", []string{"--allow=per-app-dev-shm", "--device=shm"}, filepath.Base(hostMark.Name())},
+		} {
+			for _, bin := range []string{"flatpak", b.porthole} {
+				out, err := run(bin, c.app, c.extra, "ls")()
+				if err != nil {
+					t.Fatalf("%s %s %v: %v\n%s", bin, c.app, c.extra, err, out)
+				}
+				if got := strings.TrimSpace(out); got != c.want && !(c.want == filepath.Base(hostMark.Name()) && strings.Contains(got, c.want)) {
+					t.Errorf("%s %s %v: sees %s, want %s", filepath.Base(bin), c.app, c.extra, out, c.want)
+				}
+			}
 		}
 	})
 }

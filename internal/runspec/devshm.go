@@ -17,9 +17,11 @@ import (
 // out: the per-app directory $XDG_RUNTIME_DIR/.flatpak/ID holds a symlink
 // dev-shm to a directory /dev/shm/flatpak-ID-XXXXXX (mode 0700, marked by
 // an empty .flatpak-tmpdir), which every instance of the app that is not
-// run with --sandbox binds at /dev/shm. Flatpak's instance garbage
-// collection removes both once no instance holds the per-app lock, so the
-// two tools share the one directory and clean up each other's.
+// run with --sandbox binds at /dev/shm. Both are removed once no instance
+// holds the per-app lock: by Flatpak's instance garbage collection, and
+// by us when a run finds the lock free (we keep no dead instance
+// directories for a later collection to find), so the two tools share
+// the one directory and clean up each other's.
 
 const (
 	devShmLink = "dev-shm"
@@ -29,16 +31,22 @@ const (
 
 // lockPerAppDir takes the shared lock on dir/.ref that keeps Flatpak's
 // garbage collection away from the per-app directories, waiting while a
-// collection holds it exclusively. The lock is an open file description
-// lock on the returned descriptor: it lasts until the descriptor is
-// closed (by the process exiting, as the run process waits for its
-// sandbox).
-func lockPerAppDir(dir string) (int, error) {
+// collection holds it exclusively. When no instance of appID holds it,
+// the app's stale /dev/shm is removed first, under the exclusive lock.
+// The lock is an open file description lock on the returned descriptor:
+// it lasts until the descriptor is closed (by the process exiting, as the
+// run process waits for its sandbox).
+func lockPerAppDir(dir, appID string) (int, error) {
 	ref := filepath.Join(dir, ".ref")
 	fd, err := unix.Open(ref, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return -1, fmt.Errorf("cannot lock %s: %w", ref, err)
 	}
+	ex := unix.Flock_t{Type: unix.F_WRLCK}
+	if unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &ex) == nil {
+		collectDevShm(dir, appID)
+	}
+	// Converts the exclusive lock, if taken, with no gap.
 	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: 0}
 	for {
 		err = unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLKW, &lk)
@@ -90,10 +98,35 @@ func claimDevShm(perAppDir, appID string) (string, error) {
 	return target, nil
 }
 
+// collectDevShm removes the per-app link and the directory it names, if
+// that is one of ours; the caller holds the exclusive lock.
+func collectDevShm(perAppDir, appID string) {
+	dir, err := claimDevShm(perAppDir, appID)
+	os.Remove(filepath.Join(perAppDir, devShmLink))
+	if err == nil {
+		os.RemoveAll(dir)
+	}
+}
+
 // ensureDevShm returns the app's shared /dev/shm directory on the host,
 // reusing the one the per-app link names or making a new one and
-// pointing the link at it.
+// pointing the link at it. Runs starting together take turns (flock on
+// the per-app directory), so they agree on one directory.
 func ensureDevShm(perAppDir, appID string) (string, error) {
+	pfd, err := unix.Open(perAppDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("cannot open %s: %w", perAppDir, err)
+	}
+	defer unix.Close(pfd)
+	for {
+		err = unix.Flock(pfd, unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot lock %s: %w", perAppDir, err)
+	}
 	if dir, err := claimDevShm(perAppDir, appID); err == nil {
 		return dir, nil
 	}

@@ -80,16 +80,40 @@ func TestEnsureDevShm(t *testing.T) {
 
 // TestLockPerAppDir takes the shared lock twice (two instances) and
 // checks an exclusive lock, as Flatpak's garbage collection takes it,
-// is refused while either is held.
+// is refused while either is held; the app's /dev/shm is collected by a
+// run that finds the lock free, and only then.
 func TestLockPerAppDir(t *testing.T) {
+	fi, err := os.Stat(hostDevShm)
+	testenv.Require(t, err == nil && fi.IsDir(), "needs a /dev/shm directory")
 	dir := t.TempDir()
-	a, err := lockPerAppDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	const app = "org.test.Lock"
+	shm := func() string {
+		t.Helper()
+		d, err := ensureDevShm(dir, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
 	}
-	b, err := lockPerAppDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	gone := func(p string) bool { _, err := os.Lstat(p); return os.IsNotExist(err) }
+	lock := func() int {
+		t.Helper()
+		fd, err := lockPerAppDir(dir, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	stale := shm()
+	a := lock()
+	if !gone(stale) || !gone(filepath.Join(dir, devShmLink)) {
+		t.Fatalf("%s not collected by a run finding the lock free", stale)
+	}
+	live := shm()
+	b := lock()
+	if gone(live) {
+		t.Fatalf("%s collected while an instance holds the lock", live)
 	}
 	gc := func() error {
 		fd, err := unix.Open(filepath.Join(dir, ".ref"), unix.O_RDWR|unix.O_CLOEXEC, 0)
@@ -110,6 +134,10 @@ func TestLockPerAppDir(t *testing.T) {
 	unix.Close(b)
 	if err := gc(); err != nil {
 		t.Fatalf("exclusive lock refused after both released: %v", err)
+	}
+	unix.Close(lock())
+	if !gone(live) {
+		t.Fatalf("%s not collected after the last instance", live)
 	}
 }
 

@@ -271,7 +271,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	// 17: devices, after the per-app lock that keeps Flatpak's garbage
 	// collection off a shared /dev/shm.
 	if !in.Sandbox {
-		if b.perAppLock, err = lockPerAppDir(filepath.Dir(b.xdgRun)); err != nil {
+		if b.perAppLock, err = lockPerAppDir(filepath.Dir(b.xdgRun), in.AppID); err != nil {
 			return nil, err
 		}
 	}
