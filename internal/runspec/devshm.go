@@ -1,8 +1,10 @@
 package runspec
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,12 +132,11 @@ func ensureDevShm(perAppDir, appID string) (string, error) {
 	if dir, err := claimDevShm(perAppDir, appID); err == nil {
 		return dir, nil
 	}
-	dir, err := os.MkdirTemp(hostDevShm, "flatpak-"+appID+"-")
+	dir, err := mkdtemp(filepath.Join(hostDevShm, "flatpak-"+appID+"-"))
 	if err != nil {
-		return "", fmt.Errorf("cannot create a directory in %s: %w", hostDevShm, err)
+		return "", err
 	}
-	// MkdirTemp's mode is 0700 already; the flag marks the directory as
-	// ours to reuse and remove.
+	// The flag marks the directory as ours to reuse and remove.
 	f, err := os.OpenFile(filepath.Join(dir, devShmFlag), os.O_RDONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("cannot create %s: %w", dir, err)
@@ -177,4 +178,26 @@ func (b *builder) unlock() {
 		unix.Close(b.perAppLock)
 		b.perAppLock = -1
 	}
+}
+
+// mkdtemp makes the directory prefix+XXXXXX (six random letters and
+// digits, as g_mkdtemp names them) with mode 0700.
+func mkdtemp(prefix string) (string, error) {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	var buf [6]byte
+	for range 100 {
+		rand.Read(buf[:])
+		for i, c := range buf {
+			buf[i] = chars[int(c)%len(chars)]
+		}
+		dir := prefix + string(buf[:])
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("cannot create %s: %w", dir, err)
+		}
+	}
+	return "", fmt.Errorf("cannot create %sXXXXXX: no free name", prefix)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func TestEnsureDevShm(t *testing.T) {
 		return d
 	}
 	first := ensure()
-	if !strings.HasPrefix(first, "/dev/shm/flatpak-"+app+"-") {
+	if !regexp.MustCompile(`^/dev/shm/flatpak-org\.test\.DevShm-[A-Za-z0-9]{6}$`).MatchString(first) {
 		t.Fatalf("made %s", first)
 	}
 	if fi, err := os.Stat(first); err != nil || fi.Mode().Perm() != 0o700 {
