@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -68,14 +67,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "porthole-portal:", err)
 		return 1
-	}
-	// Serving is I/O bound: calls come one message at a time and each is
-	// handled by a goroutine of its own. With one P, that goroutine runs on
-	// the thread that read the message instead of waking another thread,
-	// which costs more than the call itself (bench/portal.sh: about a
-	// quarter less CPU per call). Start-up keeps every P.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
 	}
 	select {
 	case <-ctx.Done():
