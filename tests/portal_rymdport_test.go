@@ -57,9 +57,9 @@ func TestPortalRymdport(t *testing.T) {
 		for ptMatchRules(t, watcher, client) <= old {
 		}
 	})
-	// Requests the library does not wait for (OpenURI, Wallpaper) still get
-	// a Response, which the library's next listener would take for its own:
-	// wait for them.
+	// Every Response (also those of requests the library does not wait
+	// for, as OpenURI) must be consumed before the next subtest, whose
+	// listener would take it for its own: wait for them.
 	responses := func(n int, calls func()) {
 		ch := make(chan *dbus.Signal, 16)
 		shared.Signal(ch)
@@ -249,6 +249,7 @@ func TestPortalRymdport(t *testing.T) {
 	t.Run("Wallpaper", func(t *testing.T) {
 		responses(2, func() {
 			n := e.backend.count("Wallpaper.SetWallpaperURI")
+			arm() // the library waits for this Response: answer once it listens
 			if err := wallpaper.SetWallpaperURI("", "file://"+e.file(t, "bg.png", "png"), &wallpaper.SetWallpaperOptions{ShowPreview: true, SetOn: wallpaper.Both}); err != nil {
 				t.Fatal(err)
 			}
@@ -261,6 +262,7 @@ func TestPortalRymdport(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
+			arm()
 			if err := wallpaper.SetWallpaperFile("", f.Fd(), &wallpaper.SetWallpaperOptions{SetOn: wallpaper.Background}); err != nil {
 				t.Fatal(err)
 			}
