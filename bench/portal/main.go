@@ -46,6 +46,7 @@ func main() {
 		calls    = flag.Int("calls", 1000, "calls per latency measure")
 		requests = flag.Int("requests", 200, "request round trips per run")
 		tsv      = flag.String("tsv", "", "append 'measure ours theirs speed-up' lines to this file")
+		dist     = flag.Bool("dist", false, "print per-call latency percentiles of every run on stderr")
 	)
 	flag.Parse()
 	var fs []frontend
@@ -66,7 +67,7 @@ func main() {
 		}
 		res[measure][front] = append(res[measure][front], v)
 	}
-	cfg := config{calls: *calls, requests: *requests}
+	cfg := config{calls: *calls, requests: *requests, dist: *dist}
 	// One warm-up run each (page cache, dynamic linker), not counted.
 	for _, f := range fs {
 		if err := runOnce(f, cfg, func(string, float64) {}); err != nil {
@@ -139,7 +140,20 @@ func median(v []float64) float64 {
 	return (v[n/2-1] + v[n/2]) / 2
 }
 
-type config struct{ calls, requests int }
+type config struct {
+	calls, requests int
+	dist            bool // per-call latency percentiles on stderr
+}
+
+// printDist prints the percentiles of one run's per-call latencies.
+func printDist(w io.Writer, name string, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(f float64) float64 { return lat[int(f*float64(len(lat)-1))].Seconds() * 1e6 }
+	fmt.Fprintf(w, "%-50s p50 %6.1f  p90 %6.1f  p99 %7.1f  max %8.1f µs\n", name, q(0.5), q(0.9), q(0.99), q(1))
+}
 
 // runOnce starts a private bus, the test backend and the frontend, then
 // measures.
@@ -241,13 +255,19 @@ func runOnce(f frontend, cfg config, add func(string, float64)) error {
 			call()
 		}
 		cpu0 := cpuNS(cmd.Process.Pid)
+		lat := make([]time.Duration, 0, cfg.calls)
 		start := time.Now()
 		for range cfg.calls {
+			t := time.Now()
 			if err := call(); err != nil {
 				return fmt.Errorf("%s: %w", m.method, err)
 			}
+			lat = append(lat, time.Since(t))
 		}
 		add(m.name+" per call (µs)", time.Since(start).Seconds()/float64(cfg.calls))
+		if cfg.dist {
+			printDist(os.Stderr, f.name+" "+m.name, lat)
+		}
 		add(m.name+" frontend CPU per call (µs)", float64(cpuNS(cmd.Process.Pid)-cpu0)/1e9/float64(cfg.calls))
 	}
 
