@@ -3,14 +3,10 @@ package documentportal
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
 	"sync"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/porthole-dev/porthole/internal/appinfo"
-	"golang.org/x/sys/unix"
 )
 
 // TestAppIDEnv is xdg-desktop-portal 1.20's test hook: when set, every
@@ -72,37 +68,12 @@ func (cs *callers) of(sender dbus.Sender) (*caller, error) {
 // callerOfPID tells a flatpak-sandboxed process (with /.flatpak-info in its
 // root) from a host process.
 func callerOfPID(pid int) (*caller, error) {
-	rootPath := "/proc/" + strconv.Itoa(pid) + "/root"
-	root, err := unix.Open(rootPath, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, unix.EACCES) {
-			var st unix.Statfs_t
-			if unix.Statfs(rootPath, &st) == nil && st.Type == unix.FUSE_SUPER_MAGIC {
-				return &caller{host: true}, nil
-			}
-		}
-		return nil, fmt.Errorf("opening %s: %w", rootPath, err)
-	}
-	defer unix.Close(root)
-	fd, err := unix.Openat(root, ".flatpak-info", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
-	if errors.Is(err, unix.ENOENT) {
+	data, err := appinfo.ReadPIDData(pid)
+	if errors.Is(err, appinfo.ErrNotSandboxed) {
 		return &caller{host: true}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening .flatpak-info of pid %d: %w", pid, err)
-	}
-	f := os.NewFile(uintptr(fd), ".flatpak-info")
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf(".flatpak-info of pid %d is not a regular file", pid)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading .flatpak-info of pid %d: %w", pid, err)
 	}
 	info, _, err := appinfo.Parse(data)
 	if err != nil {

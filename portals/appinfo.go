@@ -3,13 +3,12 @@ package portals
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/porthole-dev/porthole/internal/appinfo"
 )
 
 // AppKind says how a caller runs.
@@ -86,37 +85,12 @@ func parseFlatpakInfo(data []byte) (*AppInfo, error) {
 // readFlatpakInfo looks for .flatpak-info in the root of process pid.
 // It returns errNotFlatpak when the process is not sandboxed by flatpak.
 func readFlatpakInfo(pid uint32) (*AppInfo, error) {
-	rootPath := "/proc/" + strconv.FormatUint(uint64(pid), 10) + "/root"
-	root, err := unix.Open(rootPath, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, unix.EACCES) {
-			var st unix.Statfs_t
-			if unix.Statfs(rootPath, &st) == nil && st.Type == unix.FUSE_SUPER_MAGIC {
-				return nil, errNotFlatpak
-			}
-		}
-		return nil, fmt.Errorf("opening %s: %w", rootPath, err)
-	}
-	defer unix.Close(root)
-	fd, err := unix.Openat(root, ".flatpak-info", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
-	if errors.Is(err, unix.ENOENT) {
+	data, err := appinfo.ReadPIDData(int(pid))
+	if errors.Is(err, appinfo.ErrNotSandboxed) {
 		return nil, errNotFlatpak
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening .flatpak-info of pid %d: %w", pid, err)
-	}
-	f := os.NewFile(uintptr(fd), ".flatpak-info")
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf(".flatpak-info of pid %d is not a regular file", pid)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading .flatpak-info of pid %d: %w", pid, err)
 	}
 	return parseFlatpakInfo(data)
 }

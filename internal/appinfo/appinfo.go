@@ -3,9 +3,12 @@ package appinfo
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/porthole-dev/porthole/internal/keyfile"
 )
@@ -157,14 +160,52 @@ func Parse(data []byte) (*Info, *keyfile.File, error) {
 	return i, kf, nil
 }
 
-// ReadPID reads /proc/PID/root/.flatpak-info.
+// ReadPID reads and parses /proc/PID/root/.flatpak-info (see ReadPIDData).
 func ReadPID(pid int) (*Info, *keyfile.File, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/root/.flatpak-info")
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, ErrNotSandboxed
-	}
+	data, err := ReadPIDData(pid)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading .flatpak-info of pid %d: %w", pid, err)
+		return nil, nil, err
 	}
 	return Parse(data)
+}
+
+// ReadPIDData returns the bytes of /.flatpak-info in the root of process
+// pid, opened without following a symlink and only when it is a regular
+// file (at most 1 MiB). It returns ErrNotSandboxed when there is none, and
+// also when the root cannot be opened because it lies on FUSE (a process
+// in a snap or another FUSE root, as upstream treats it).
+func ReadPIDData(pid int) ([]byte, error) {
+	rootPath := "/proc/" + strconv.Itoa(pid) + "/root"
+	root, err := unix.Open(rootPath, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.EACCES) {
+			var st unix.Statfs_t
+			if unix.Statfs(rootPath, &st) == nil && st.Type == unix.FUSE_SUPER_MAGIC {
+				return nil, ErrNotSandboxed
+			}
+		}
+		return nil, fmt.Errorf("opening %s: %w", rootPath, err)
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat(root, ".flatpak-info", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, ErrNotSandboxed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening .flatpak-info of pid %d: %w", pid, err)
+	}
+	f := os.NewFile(uintptr(fd), ".flatpak-info")
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf(".flatpak-info of pid %d is not a regular file", pid)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading .flatpak-info of pid %d: %w", pid, err)
+	}
+	return data, nil
 }
