@@ -54,6 +54,18 @@ func (d *documents) GetMountPoint() ([]byte, *dbus.Error) {
 	return bytestring(d.s.mount), nil
 }
 
+// addFlags is the AddFull flags word of Add's and AddNamed's booleans.
+func addFlags(reuse, persistent bool) uint32 {
+	var flags uint32
+	if reuse {
+		flags |= AddReuseExisting
+	}
+	if persistent {
+		flags |= AddPersistent
+	}
+	return flags
+}
+
 // Add exports one regular file.
 func (d *documents) Add(sender dbus.Sender, fdi dbus.UnixFDIndex, reuse, persistent bool) (string, *dbus.Error) {
 	fds := d.s.takeFDs(fdi)
@@ -62,14 +74,7 @@ func (d *documents) Add(sender dbus.Sender, fdi dbus.UnixFDIndex, reuse, persist
 	if err != nil {
 		return "", DBusError(err)
 	}
-	var flags uint32
-	if reuse {
-		flags |= AddReuseExisting
-	}
-	if persistent {
-		flags |= AddPersistent
-	}
-	ids, err := d.s.addFull(c, fds, nil, []uint32{flags}, "", 0)
+	ids, err := d.s.addFull(c, fds, nil, []uint32{addFlags(reuse, persistent)}, "", 0)
 	if err != nil {
 		return "", DBusError(err)
 	}
@@ -115,14 +120,7 @@ func (d *documents) AddNamed(sender dbus.Sender, fdi dbus.UnixFDIndex, name []by
 	if err != nil {
 		return "", DBusError(err)
 	}
-	var flags uint32
-	if reuse {
-		flags |= AddReuseExisting
-	}
-	if persistent {
-		flags |= AddPersistent
-	}
-	id, err := d.s.addNamed(c, fds[0], fromBytestring(name), flags, "", 0, false)
+	id, err := d.s.addNamed(c, fds[0], fromBytestring(name), addFlags(reuse, persistent), "", 0, false)
 	return id, DBusError(err)
 }
 
