@@ -3,9 +3,10 @@ package dbusproxy
 import (
 	"encoding/binary"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // expectKind says what to do with the reply to a call the proxy forwarded.
@@ -53,22 +54,24 @@ const (
 	phaseMessages
 )
 
-// client is the state of one proxied connection. Its two sides are served
-// by goroutines only while they have something to read (see poller.go);
-// mu guards the fields both sides use.
+// client is the state of one proxied connection. It is the loop's: only
+// the loop's goroutine touches it (see loop.go).
 type client struct {
-	px     *Proxy
-	r      *rules
-	c, bus *net.UnixConn
-	toBus  writer
-	toCl   writer
-	// Each side's own: its reader, its phase, its batch of output.
-	fromCl, fromBs    side
-	clPhase, busPhase int
-	clOut, busOut     batch
-	done              func(error) // called once both sides are released
-	stop              func() bool // stops the context's AfterFunc
+	px          *Proxy
+	r           *rules
+	toBus, toCl *writer
+	fromCl      side // the client's socket
+	fromBs      side // the bus's socket
+	clPhase     int
+	busPhase    int
+	clOut       batch
+	busOut      batch
+	done        func(error) // called once, when the client has ended
+	stop        func() bool // stops the context's AfterFunc
+	closed      bool
 
+	// mu guards the filtering state below (the filters take it; the
+	// loop alone calls them, but they are also fuzzed directly).
 	mu sync.Mutex
 	// SASL: lines the client sent before BEGIN, lines the bus answered.
 	authSent, authAnswered int
@@ -84,72 +87,173 @@ type client struct {
 	opsBits                [1]uint64              // opsPending's room for up to 64 calls
 	initDone               chan struct{}          // closed when initPending drops to 0
 	paused                 bool                   // the client side waits for initDone
-	failed                 bool
-	sidesLeft              int
 }
 
-func newClient(px *Proxy, c, bus *net.UnixConn) *client {
+// side is one socket of a client: what is read from it (its reader and
+// pump), what is written to it (its writer) and what the loop watches it
+// for.
+type side struct {
+	cl     *client
+	fd     int
+	key    uint64 // in the loop; 0 until registered
+	rd     *reader
+	w      writer
+	pump   func() error // reads and forwards until it would block
+	events uint32       // what the loop watches the socket for
+	hup    bool         // it hung up while not being read: no longer watched
+}
+
+// errPaused is what a pump returns when it must not read until something
+// else happens (the client side while name tracking is being set up).
+var errPaused = fmt.Errorf("paused")
+
+func newClient(px *Proxy, c, bus int) *client {
 	cl := &client{
-		px: px, r: px.rules, c: c, bus: bus,
-		toBus: writer{c: bus}, toCl: writer{c: c},
+		px: px, r: px.rules,
 		fakeSerial:  firstFakeSerial - 1,
 		uniqueLevel: map[string]Level{},
 		owned:       map[string][]string{},
-		sidesLeft:   2,
 	}
-	cl.clOut.w, cl.busOut.w = &cl.toBus, &cl.toCl
-	cl.fromCl = side{cl: cl, rd: newReader(c, px.max), pump: cl.clientPump}
-	cl.fromBs = side{cl: cl, rd: newReader(bus, MaxMessageSize), pump: cl.busPump}
+	cl.fromCl = side{cl: cl, fd: c, rd: newReader(c, px.max), pump: cl.clientPump}
+	cl.fromBs = side{cl: cl, fd: bus, rd: newReader(bus, MaxMessageSize), pump: cl.busPump}
+	cl.fromCl.w = writer{fd: c, notify: cl.update}
+	cl.fromBs.w = writer{fd: bus, notify: cl.update}
+	cl.toCl, cl.toBus = &cl.fromCl.w, &cl.fromBs.w
+	cl.clOut.w, cl.busOut.w = cl.toBus, cl.toCl
 	return cl
 }
 
-// fail stops both sides; err (nil for a plain stop) is what stopped s (nil
-// for neither). Both connections are closed at once, so a side blocked in a
-// write returns.
-func (cl *client) fail(s *side, err error) {
-	if s != nil {
-		s.mu.Lock()
-		if s.err == nil {
-			s.err = err
+// register has the loop watch both sockets.
+func (cl *client) register() error {
+	for _, s := range []*side{&cl.fromCl, &cl.fromBs} {
+		s.events = unix.EPOLLIN | unix.EPOLLRDHUP
+		key, err := cl.px.lp.add(s.fd, s.events, s.handle)
+		if err != nil {
+			return err
 		}
-		s.mu.Unlock()
+		s.key = key
 	}
-	cl.mu.Lock()
-	first := !cl.failed
-	cl.failed = true
-	cl.mu.Unlock()
-	if !first {
-		return
-	}
-	cl.c.Close()
-	cl.bus.Close()
-	cl.fromCl.close()
-	cl.fromBs.close()
+	return nil
 }
 
-// sideDone counts a released side; the second one ends the client.
-func (cl *client) sideDone() {
-	cl.mu.Lock()
-	cl.sidesLeft--
-	last := cl.sidesLeft == 0
-	cl.mu.Unlock()
-	if !last {
+// handle is what the loop calls when the side's socket is ready.
+func (s *side) handle(ev uint32) {
+	cl := s.cl
+	if ev&unix.EPOLLOUT != 0 {
+		if err := s.w.drain(); err != nil {
+			cl.fail(s, err)
+			return
+		}
+	}
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 || cl.closed {
 		return
+	}
+	if s.events&unix.EPOLLIN != 0 {
+		s.run()
+		return
+	}
+	if ev&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		// Not being read (its output is held up), and these are
+		// reported anyway: stop watching it. Nothing more can be
+		// written to it; what it sent is read once the side may read.
+		s.hup = true
+		cl.px.lp.remove(s.fd, s.key)
+		s.key = 0
+		s.w.close()
+		cl.update()
+	}
+}
+
+// run processes the side until it would block.
+func (s *side) run() {
+	cl := s.cl
+	if cl.closed {
+		return
+	}
+	switch err := guard(s.pump); err {
+	case errPaused:
+		cl.update() // no longer watched for input; initAnswered resumes it
+	case errWouldBlock:
+		cl.idle()
+		if s.hup {
+			cl.update() // read on to the end
+		}
+	default:
+		cl.fail(s, err)
+	}
+}
+
+// mayRead reports whether the side may be read: not while its output (or,
+// for the client, a reply to it) is held up by a slow reader, nor while
+// the client waits for name tracking.
+func (cl *client) mayRead(s *side) bool {
+	if s == &cl.fromCl {
+		return !cl.paused && !cl.toBus.full && !cl.toCl.full
+	}
+	return !cl.toCl.full
+}
+
+// update brings what the loop watches in line with the client's state, and
+// has sides that may read again run.
+func (cl *client) update() {
+	if cl.closed {
+		return
+	}
+	for _, s := range []*side{&cl.fromCl, &cl.fromBs} {
+		read := cl.mayRead(s)
+		if s.hup {
+			if read {
+				cl.px.lp.later(s.run)
+			}
+			continue
+		}
+		var ev uint32
+		if read {
+			ev = unix.EPOLLIN | unix.EPOLLRDHUP
+		}
+		if len(s.w.q) > 0 {
+			ev |= unix.EPOLLOUT
+		}
+		if ev == s.events || s.key == 0 {
+			continue
+		}
+		if read && s.events&unix.EPOLLIN == 0 {
+			cl.px.lp.later(s.run) // it may have unread messages buffered
+		}
+		s.events = ev
+		if err := cl.px.lp.modify(s.fd, s.key, ev); err != nil {
+			cl.px.lp.later(func() { cl.fail(s, err) })
+			return
+		}
+	}
+}
+
+// fail ends the client: both sockets are closed and what is buffered or
+// queued for them dropped. err (nil for a plain stop) is what stopped s
+// (nil for neither).
+func (cl *client) fail(s *side, err error) {
+	if cl.closed {
+		return
+	}
+	cl.closed = true
+	for _, sd := range []*side{&cl.fromCl, &cl.fromBs} {
+		if sd.key != 0 {
+			cl.px.lp.remove(sd.fd, sd.key)
+		}
+		unix.Close(sd.fd)
+		sd.rd.close()
+		sd.w.close()
+	}
+	for _, b := range []*batch{&cl.clOut, &cl.busOut} {
+		b.release()
 	}
 	if cl.stop != nil {
 		cl.stop()
 	}
-	cl.fromCl.mu.Lock()
-	err := cl.fromCl.err
-	cl.fromCl.mu.Unlock()
-	cl.fromBs.mu.Lock()
-	berr := cl.fromBs.err
-	cl.fromBs.mu.Unlock()
-	if err == nil || isClosed(err) {
+	if isClosed(err) {
 		err = nil
-		if berr != nil && !isClosed(berr) {
-			err = fmt.Errorf("bus connection: %w", berr)
-		}
+	} else if err != nil && s == &cl.fromBs {
+		err = fmt.Errorf("bus connection: %w", err)
 	}
 	if cl.done != nil {
 		cl.done(err)
@@ -165,14 +269,14 @@ func (cl *client) clientPump() error {
 		switch cl.clPhase {
 		case phaseCredentials:
 			if rd.r == rd.w {
-				if err := cl.fromCl.fill(); err != nil {
+				if err := rd.fill(); err != nil {
 					return err
 				}
 				continue
 			}
 			first := rd.buf[rd.r]
 			rd.r++
-			if err := sendCredentialsByte(cl.bus, first); err != nil {
+			if err := sendCredentialsByte(cl.fromBs.fd, first); err != nil {
 				return err
 			}
 			cl.clPhase = phaseAuth
@@ -183,7 +287,7 @@ func (cl *client) clientPump() error {
 				return err
 			}
 			if l == nil {
-				if err := cl.fromCl.fill(); err != nil {
+				if err := rd.fill(); err != nil {
 					return err
 				}
 				continue
@@ -215,7 +319,7 @@ func (cl *client) clientPump() error {
 				if err := cl.clOut.flush(); err != nil {
 					return err
 				}
-				if err := cl.fromCl.fill(); err != nil {
+				if err := rd.fill(); err != nil {
 					return err
 				}
 				continue
@@ -286,7 +390,7 @@ func (cl *client) busPump() error {
 				return err
 			}
 			if l == nil {
-				if err := cl.fromBs.fill(); err != nil {
+				if err := rd.fill(); err != nil {
 					return err
 				}
 				continue
@@ -307,7 +411,7 @@ func (cl *client) busPump() error {
 			if err := cl.busOut.flush(); err != nil {
 				return err
 			}
-			if err := cl.fromBs.fill(); err != nil {
+			if err := rd.fill(); err != nil {
 				return err
 			}
 			continue
@@ -526,7 +630,7 @@ func (cl *client) initAnswered() {
 		cl.initDone = nil
 		if cl.paused {
 			cl.paused = false
-			go cl.fromCl.run()
+			cl.px.lp.later(cl.update) // (update has the side run)
 		}
 	}
 }

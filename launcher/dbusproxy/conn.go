@@ -32,35 +32,27 @@ var (
 )
 
 // reader reads one side of a proxied connection: bytes into a buffer, and
-// the file descriptors that come with them into a queue. It is used by one
-// goroutine only.
+// the file descriptors that come with them into a queue. Its socket is
+// non-blocking and read only by the loop (see loop.go).
 type reader struct {
-	c    *net.UnixConn
-	rc   syscall.RawConn
+	fd   int
 	buf  []byte // nil when idle; a pooled buffer, or a bigger one for a big message
 	r, w int    // buf[r:w] is unread
 	oob  *[]byte
 	fds  []int
 	max  int
+	// short: the last read left room in the buffer, so the socket had no
+	// more; the next fill of this round reports errWouldBlock without
+	// asking the kernel (the loop's level-triggered poll reports the
+	// socket again if more came meanwhile).
+	short bool
 	// recvmsg's arguments live here, so that a read allocates nothing
 	// (unix.Recvmsg allocates the peer address on every call).
 	msg unix.Msghdr
 	iov unix.Iovec
-	// read's state while the runtime calls recvFn.
-	recvFn         func(fd uintptr) bool
-	wait, blocked  bool
-	n, oobn, flags int
-	rerr           error
 }
 
-func newReader(c *net.UnixConn, max int) *reader {
-	rd := &reader{c: c, max: max}
-	rd.recvFn = rd.recv
-	if c != nil { // (tests filter messages without connections)
-		rd.rc, _ = c.SyscallConn() // cannot fail for a *net.UnixConn
-	}
-	return rd
-}
+func newReader(fd, max int) *reader { return &reader{fd: fd, max: max} }
 
 // ensure makes room for n unread bytes at buf[r:].
 func (rd *reader) ensure(n int) {
@@ -93,32 +85,47 @@ func (rd *reader) release() {
 	rd.buf = nil
 }
 
-// errWouldBlock is what a side's fill returns when the side is idle.
+// errWouldBlock is what fill returns when the socket has nothing more to
+// read for now.
 var errWouldBlock = errors.New("would block")
 
-// fill reads at least one more byte (and any fds sent with it), waiting
-// for them. While it waits for the peer, an empty buffer is given back.
-func (rd *reader) fill() error { return rd.read(true) }
-
-func (rd *reader) read(wait bool) error {
+// fill reads at least one more byte (and any fds sent with it), or returns
+// errWouldBlock. An empty buffer is given back while the side waits.
+func (rd *reader) fill() error {
 	if rd.r == rd.w {
 		rd.r, rd.w = 0, 0
 		if len(rd.buf) != initialBufSize {
-			rd.release() // drop the memory of a big message
+			rd.release() // drop the memory of a big message (or an idle side's)
 		}
 	}
-	if rd.w == len(rd.buf) {
+	if rd.short {
+		rd.short = false
+		if rd.r == rd.w {
+			rd.release()
+		}
+		return errWouldBlock
+	}
+	if rd.buf == nil || rd.w == len(rd.buf) {
 		rd.ensure(rd.w - rd.r + initialBufSize)
 	}
-	rd.wait, rd.blocked = wait, false
-	err := rd.rc.Read(rd.recvFn)
-	n, oobn, flags, rerr, blocked := rd.n, rd.oobn, rd.flags, rd.rerr, rd.blocked
-	rd.rerr = nil
-	if blocked || (!wait && errors.Is(err, os.ErrDeadlineExceeded)) {
-		return errWouldBlock // (a past deadline: the sweeper's nudge, see poller.go)
+	if rd.oob == nil {
+		rd.oob = oobPool.Get().(*[]byte)
 	}
-	if err == nil {
-		err = rerr
+	var n, oobn, flags int
+	var err error
+	for {
+		n, oobn, flags, err = rd.recvmsg(rd.buf[rd.w:], *rd.oob)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.EAGAIN {
+		if rd.r == rd.w {
+			rd.release()
+		}
+		oobPool.Put(rd.oob)
+		rd.oob = nil
+		return errWouldBlock
 	}
 	if oobn > 0 {
 		if perr := rd.parseRights((*rd.oob)[:oobn]); perr != nil {
@@ -129,50 +136,29 @@ func (rd *reader) read(wait bool) error {
 		return fmt.Errorf("%w: control message truncated", ErrFDs)
 	}
 	if err != nil {
-		return err
+		return os.NewSyscallError("recvmsg", err)
 	}
 	if n <= 0 {
 		return io.EOF
 	}
+	rd.short = n < len(rd.buf)-rd.w
 	rd.w += n
 	return nil
 }
 
 // recvmsg reads into p and its control messages into oob, as unix.Recvmsg
 // with MSG_CMSG_CLOEXEC, without allocating. p and oob are not empty.
-func (rd *reader) recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error) {
+func (rd *reader) recvmsg(p, oob []byte) (n, oobn, flags int, err error) {
 	rd.iov.Base = &p[0]
 	rd.iov.SetLen(len(p))
 	rd.msg = unix.Msghdr{Iov: &rd.iov, Iovlen: 1, Control: &oob[0]}
 	rd.msg.SetControllen(len(oob))
-	r, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&rd.msg)), unix.MSG_CMSG_CLOEXEC)
+	r, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(rd.fd), uintptr(unsafe.Pointer(&rd.msg)), unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
 	rd.iov.Base, rd.msg.Control = nil, nil // keep no pointer into pooled buffers
 	if errno != 0 {
 		return 0, 0, 0, errno
 	}
 	return int(r), int(rd.msg.Controllen), int(rd.msg.Flags), nil
-}
-
-// recv is the body of read that runs with the fd (rd.recvFn: bound once,
-// so that a read allocates no closure). It returns false to wait.
-func (rd *reader) recv(fd uintptr) bool {
-	if rd.buf == nil {
-		rd.ensure(initialBufSize)
-	}
-	if rd.oob == nil {
-		rd.oob = oobPool.Get().(*[]byte)
-	}
-	rd.n, rd.oobn, rd.flags, rd.rerr = rd.recvmsg(int(fd), rd.buf[rd.w:], *rd.oob)
-	if rd.rerr == unix.EAGAIN {
-		if rd.r == rd.w {
-			rd.release()
-		}
-		oobPool.Put(rd.oob)
-		rd.oob = nil
-		rd.blocked = !rd.wait
-		return rd.blocked // false: wait until readable
-	}
-	return rd.rerr != unix.EINTR
 }
 
 func (rd *reader) parseRights(oob []byte) error {
@@ -263,29 +249,117 @@ func closeFDs(fds []int) {
 	}
 }
 
-// writer writes whole messages to one side. Writes from several goroutines
-// are serialised; each message is written completely before the next.
+// highWater is how many bytes may wait for a slow reader before the
+// sides that write to it stop reading (see client.throttle).
+const highWater = 1 << 20
+
+// writer writes whole messages to one socket, in order. What the socket
+// cannot take at once waits in a queue, sent when the loop reports the
+// socket writable. It is used by the loop only.
 type writer struct {
-	mu sync.Mutex
-	c  *net.UnixConn
+	fd     int
+	q      []chunk
+	queued int    // bytes in q
+	notify func() // called when q becomes empty or not, or passes highWater
+	full   bool   // queued > highWater
 }
 
-// write writes b, attaching fds to its first byte. It does not close fds.
+// chunk is queued output: bytes, and the fds that go with their first byte.
+type chunk struct {
+	b   []byte
+	fds []int
+}
+
+// write writes b, attaching fds to its first byte; fds are closed once the
+// kernel has them, or on error.
 func (wr *writer) write(b []byte, fds []int) error {
-	wr.mu.Lock()
-	defer wr.mu.Unlock()
-	if len(fds) == 0 {
-		_, err := wr.c.Write(b)
-		return err
+	if len(wr.q) > 0 {
+		wr.enqueue(b, fds)
+		return nil
 	}
-	n, _, err := wr.c.WriteMsgUnix(b, unix.UnixRights(fds...), nil)
+	n, err := wr.send(b, fds)
+	if err == unix.EAGAIN {
+		wr.enqueue(b, fds)
+		return nil
+	}
 	if err != nil {
+		closeFDs(fds)
 		return err
 	}
 	if n < len(b) {
-		_, err = wr.c.Write(b[n:])
+		wr.enqueue(b[n:], nil)
 	}
-	return err
+	return nil
+}
+
+// send writes what the socket takes of b now, without waiting. Once a
+// byte is written fds are sent and closed; on an error they are not.
+func (wr *writer) send(b []byte, fds []int) (n int, err error) {
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	for {
+		n, err = unix.SendmsgN(wr.fd, b, oob, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.EAGAIN {
+		return 0, err
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("sendmsg", err)
+	}
+	closeFDs(fds)
+	return n, nil
+}
+
+func (wr *writer) enqueue(b []byte, fds []int) {
+	wr.q = append(wr.q, chunk{b: bytes.Clone(b), fds: fds})
+	wr.queued += len(b)
+	if len(wr.q) == 1 || (!wr.full && wr.queued > highWater) {
+		wr.full = wr.queued > highWater
+		wr.notify()
+	}
+}
+
+// drain sends queued output until the socket would block.
+func (wr *writer) drain() error {
+	for len(wr.q) > 0 {
+		c := &wr.q[0]
+		n, err := wr.send(c.b, c.fds)
+		if err == unix.EAGAIN {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.fds = nil
+		wr.queued -= n
+		if n < len(c.b) {
+			c.b = c.b[n:]
+			break
+		}
+		wr.q[0] = chunk{}
+		wr.q = wr.q[1:]
+	}
+	if full := wr.queued > highWater; len(wr.q) == 0 || full != wr.full {
+		if len(wr.q) == 0 {
+			wr.q = nil
+		}
+		wr.full = full
+		wr.notify()
+	}
+	return nil
+}
+
+// close closes the fds of queued output and drops it.
+func (wr *writer) close() {
+	for _, c := range wr.q {
+		closeFDs(c.fds)
+	}
+	wr.q, wr.queued, wr.full = nil, 0, false
 }
 
 // batch collects messages for one side so that the messages parsed from
@@ -296,12 +370,11 @@ type batch struct {
 	buf []byte
 }
 
-// add queues m and then closes fds (the kernel has duplicated them once
-// written).
+// add queues m; fds go with it (and are closed once sent).
 func (b *batch) add(m []byte, fds []int) error {
 	if len(fds) > 0 {
-		defer closeFDs(fds)
 		if err := b.flush(); err != nil {
+			closeFDs(fds)
 			return err
 		}
 		return b.w.write(m, fds)
@@ -316,25 +389,33 @@ func (b *batch) add(m []byte, fds []int) error {
 	return nil
 }
 
-func (b *batch) flush() error {
-	if len(b.buf) == 0 {
-		return nil
-	}
-	err := b.w.write(b.buf, nil)
+// release drops what is batched.
+func (b *batch) release() {
 	if cap(b.buf) == initialBufSize {
 		p := b.buf[:initialBufSize]
 		bufPool.Put(&p)
 	}
 	b.buf = nil
+}
+
+func (b *batch) flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	err := b.w.write(b.buf, nil)
+	b.release()
 	return err
 }
 
 // sendCredentialsByte writes the NUL byte that opens a D-Bus connection,
-// with this process's credentials attached.
-func sendCredentialsByte(c *net.UnixConn, b byte) error {
+// with this process's credentials attached. The socket is new: it takes
+// one byte at once.
+func sendCredentialsByte(fd int, b byte) error {
 	cred := unix.UnixCredentials(&unix.Ucred{Pid: int32(unix.Getpid()), Uid: uint32(unix.Getuid()), Gid: uint32(unix.Getgid())})
-	_, _, err := c.WriteMsgUnix([]byte{b}, cred, nil)
-	return err
+	if err := unix.Sendmsg(fd, []byte{b}, cred, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err != nil {
+		return os.NewSyscallError("sendmsg", err)
+	}
+	return nil
 }
 
 // isClosed reports whether err only says the connection ended.

@@ -53,7 +53,7 @@ func fuzzFilter(t *testing.T, data []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl := newClient(px, nil, nil)
+		cl := newClient(px, -1, -1)
 		for len(data) > 1 {
 			dir := data[0]
 			data = data[1:]

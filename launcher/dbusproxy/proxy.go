@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +48,7 @@ type Options struct {
 	// /proc/PID/root/.flatpak-info of that process: a launcher can connect
 	// from a long-lived process inside the sandbox and hand the socket
 	// over, so portals see the app and not the host. It is called once per
-	// client, from that client's goroutine.
+	// client, from a goroutine of its own: it may block.
 	DialBus func(ctx context.Context) (*net.UnixConn, error)
 }
 
@@ -60,6 +61,7 @@ type Proxy struct {
 	traceMu sync.Mutex
 	max     int
 	dial    func(ctx context.Context) (*net.UnixConn, error)
+	lp      *loop
 }
 
 // New checks the policy and returns a proxy to the bus at busAddr (a D-Bus
@@ -75,7 +77,7 @@ func New(busAddr string, p Policy, opts *Options) (*Proxy, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	px := &Proxy{rules: r, log: opts.Logger, trace: opts.Trace, max: opts.MaxMessageSize, dial: opts.DialBus}
+	px := &Proxy{rules: r, log: opts.Logger, trace: opts.Trace, max: opts.MaxMessageSize, dial: opts.DialBus, lp: theLoop()}
 	if px.dial == nil {
 		px.dial = func(ctx context.Context) (*net.UnixConn, error) { return dialBus(ctx, busAddr) }
 	}
@@ -112,35 +114,90 @@ func Listen(path string) (*net.UnixListener, error) {
 }
 
 // Serve accepts clients on l and serves them until ctx is cancelled, then
-// closes l and every client and returns nil. It returns the error of Accept
-// if l fails otherwise. A client costs a goroutine only while it has
-// messages in flight.
+// closes l and every client and returns nil. It returns the error of accept
+// if l fails otherwise. Clients cost no goroutine (see loop.go).
 func (px *Proxy) Serve(ctx context.Context, l *net.UnixListener) error {
-	stop := context.AfterFunc(ctx, func() { l.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := l.AcceptUnix()
+	defer l.Close()
+	fd, err := dupFD(l)
+	if err != nil {
+		return err
+	}
+	a := &acceptor{px: px, fd: fd, ctx: ctx, end: make(chan error, 1)}
+	px.lp.post(func() {
+		key, err := px.lp.add(fd, unix.EPOLLIN, a.handle)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) {
-				px.log.Warn("cannot accept client", "err", err)
-				continue
-			}
-			l.Close()
-			return err
+			a.close(err)
+			return
 		}
-		wg.Add(1)
-		go px.start(ctx, c, func(err error) {
+		a.key = key
+	})
+	stop := context.AfterFunc(ctx, func() { px.lp.post(func() { a.close(nil) }) })
+	err = <-a.end
+	stop()
+	a.wg.Wait()
+	return err
+}
+
+// acceptor accepts the clients of one Serve; it is the loop's.
+type acceptor struct {
+	px     *Proxy
+	fd     int
+	key    uint64
+	ctx    context.Context
+	wg     sync.WaitGroup // clients not ended
+	end    chan error     // what Serve returns
+	closed bool
+}
+
+// acceptPause is how long accepting stops when the process is out of fds.
+const acceptPause = 100 * time.Millisecond
+
+func (a *acceptor) handle(uint32) {
+	for !a.closed {
+		fd, _, err := unix.Accept4(a.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			return
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			// The listener stays readable: stop watching it for a while
+			// rather than spin.
+			a.px.log.Warn("cannot accept client", "err", os.NewSyscallError("accept4", err))
+			a.px.lp.modify(a.fd, a.key, 0)
+			time.AfterFunc(acceptPause, func() {
+				a.px.lp.post(func() {
+					if !a.closed {
+						a.px.lp.modify(a.fd, a.key, unix.EPOLLIN)
+					}
+				})
+			})
+			return
+		default:
+			a.close(os.NewSyscallError("accept4", err))
+			return
+		}
+		a.wg.Add(1)
+		go a.px.start(a.ctx, fd, func(err error) {
 			if err != nil {
-				px.log.Warn("client closed", "err", err)
+				a.px.log.Warn("client closed", "err", err)
 			}
-			wg.Done()
+			a.wg.Done()
 		})
 	}
+}
+
+func (a *acceptor) close(err error) {
+	if a.closed {
+		return
+	}
+	a.closed = true
+	if a.key != 0 {
+		a.px.lp.remove(a.fd, a.key)
+	}
+	unix.Close(a.fd)
+	a.end <- err
 }
 
 // ServeConn proxies one client connection, already accepted (or one end of
@@ -148,30 +205,62 @@ func (px *Proxy) Serve(ctx context.Context, l *net.UnixListener) error {
 // side closes or ctx is cancelled; it always closes c. The error says why
 // the client was dropped; nil means a side hung up.
 func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
+	fd, err := dupFD(c)
+	c.Close()
+	if err != nil {
+		return err
+	}
 	done := make(chan error, 1)
-	px.start(ctx, c, func(err error) { done <- err })
+	px.start(ctx, fd, func(err error) { done <- err })
 	return <-done
 }
 
-// start connects c to the bus and registers both sides with the poller;
+// start connects the client on fd to the bus and hands both to the loop;
 // done gets the outcome once the client has ended.
-func (px *Proxy) start(ctx context.Context, c *net.UnixConn, done func(error)) {
+func (px *Proxy) start(ctx context.Context, fd int, done func(error)) {
 	bus, err := px.dial(ctx)
+	var bfd int
+	if err == nil {
+		bfd, err = dupFD(bus)
+		bus.Close()
+	}
 	if err != nil {
-		c.Close()
+		unix.Close(fd)
 		done(err)
 		return
 	}
-	cl := newClient(px, c, bus)
+	cl := newClient(px, fd, bfd)
 	cl.done = done
-	cl.stop = context.AfterFunc(ctx, func() { cl.fail(nil, nil) })
-	p := thePoller()
-	for _, s := range []*side{&cl.fromCl, &cl.fromBs} {
-		if err := p.add(s); err != nil {
-			cl.fail(s, err)
+	px.lp.post(func() {
+		if err := cl.register(); err != nil {
+			cl.fail(nil, err)
 			return
 		}
+		cl.stop = context.AfterFunc(ctx, func() { px.lp.post(func() { cl.fail(nil, nil) }) })
+	})
+}
+
+// dupFD returns a non-blocking duplicate of c's socket, for the loop.
+func dupFD(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
 	}
+	nfd := -1
+	cerr := rc.Control(func(fd uintptr) {
+		nfd, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	if cerr != nil {
+		return -1, cerr
+	}
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return nfd, nil
 }
 
 // guard runs loop and turns a panic into an error, so that a bug hit by

@@ -20,6 +20,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/porthole-dev/porthole/internal/testbus"
+	"golang.org/x/sys/unix"
 )
 
 // startProxy serves p for the bus at busAddr in this process until the
@@ -75,7 +76,33 @@ func dialRaw(t testing.TB, path string) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{t: t, c: c, rd: newReader(c, MaxMessageSize)}
+	return &rawConn{t: t, c: c, rd: newReader(connFD(t, c), MaxMessageSize)}
+}
+
+// connFD returns the fd of c, for a reader; c keeps it.
+func connFD(t testing.TB, c *net.UnixConn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	rc.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}
+
+// waitFill fills rd, waiting as long as it takes.
+func waitFill(rd *reader) error {
+	for {
+		err := rd.fill()
+		if err != errWouldBlock {
+			return err
+		}
+		fds := []unix.PollFd{{Fd: int32(rd.fd), Events: unix.POLLIN}}
+		if _, err := unix.Ppoll(fds, nil, nil); err != nil && err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // auth authenticates with EXTERNAL and negotiates fd passing.
@@ -123,7 +150,7 @@ func (r *rawConn) line() string {
 		if l != nil {
 			return string(l)
 		}
-		if err := r.rd.fill(); err != nil {
+		if err := waitFill(r.rd); err != nil {
 			r.t.Fatalf("reading auth line: %v", err)
 		}
 	}
@@ -158,7 +185,7 @@ func (r *rawConn) next() (*header, []byte, error) {
 			h, err := parseHeader(m, true)
 			return h, m, err
 		}
-		if err := r.rd.fill(); err != nil {
+		if err := waitFill(r.rd); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -422,7 +449,7 @@ func TestDialBusHook(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- px.ServeConn(context.Background(), a) }()
-	r := &rawConn{t: t, c: b, rd: newReader(b, MaxMessageSize)}
+	r := &rawConn{t: t, c: b, rd: newReader(connFD(t, b), MaxMessageSize)}
 	r.hello()
 	if !strings.HasPrefix(r.unique, ":") {
 		t.Errorf("Hello through ServeConn = %q", r.unique)

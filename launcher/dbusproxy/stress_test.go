@@ -3,10 +3,12 @@ package dbusproxy
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/porthole-dev/porthole/internal/testbus"
 )
@@ -199,4 +201,63 @@ func sinkCount(sink *rawConn, clients, perClient int) error {
 		return fmt.Errorf("sink heard from %d clients, want %d", len(next), clients)
 	}
 	return nil
+}
+
+// TestSlowReaderHoldsBackItsClient: a client that writes calls and reads
+// no replies is held back (its writes block once the proxy has queued
+// about highWater of replies) instead of the proxy buffering without
+// bound; another client meanwhile gets its answers, and once the slow
+// client reads, every reply arrives, in order.
+func TestSlowReaderHoldsBackItsClient(t *testing.T) {
+	bus := testbus.New(t)
+	path := startProxy(t, bus.Address(), testPolicy(), nil)
+	slow := dialRaw(t, path)
+	slow.hello()
+	first := slow.serial + 1
+	var sent uint32
+	var buf []byte
+	blocked := false
+	for sent < 1_000_000 && !blocked {
+		buf = buf[:0]
+		for range 256 {
+			m, _ := slow.callMsg(busName, "/org/freedesktop/DBus", busName, "NameHasOwner", "org.test.Talk")
+			buf = append(buf, m...)
+		}
+		slow.c.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+		n, err := slow.c.Write(buf)
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal(err)
+			}
+			blocked = true
+			// Finish the message cut short, so the stream stays whole.
+			slow.c.SetWriteDeadline(time.Time{})
+			go slow.c.Write(buf[n:])
+		}
+		sent += 256
+	}
+	if !blocked {
+		t.Fatalf("%d calls written without reading a reply: the proxy reads a client whose replies pile up", sent)
+	}
+	t.Logf("held back after %d calls (%d KiB)", sent, sent*uint32(len(buf))/256/1024)
+
+	other := dialRaw(t, path)
+	other.hello()
+	s := other.call(busName, "/org/freedesktop/DBus", busName, "GetId", "")
+	if h, _ := other.reply(s); h.typ != typeMethodReturn {
+		t.Errorf("another client's GetId = %d %s", h.typ, h.errName)
+	}
+
+	for want := first; want < first+sent; want++ {
+		h, _, err := slow.next()
+		for err == nil && h.typ == typeSignal {
+			h, _, err = slow.next()
+		}
+		if err != nil {
+			t.Fatalf("waiting for the reply to %d: %v", want, err)
+		}
+		if h.replySerial != want || h.typ != typeMethodReturn {
+			t.Fatalf("reply to %d (type %d), want the return for %d", h.replySerial, h.typ, want)
+		}
+	}
 }
