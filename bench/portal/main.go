@@ -232,6 +232,11 @@ func runOnce(f frontend, cfg config, add func(string, float64)) error {
 	}
 	add("start-up to bus name (ms)", time.Since(t0).Seconds())
 
+	bc, err := dialBlocking(addr)
+	if err != nil {
+		return err
+	}
+	defer bc.Close()
 	obj := conn.Object(desktopName, desktopPath)
 	type measure struct {
 		name, method string
@@ -269,6 +274,25 @@ func runOnce(f frontend, cfg config, add func(string, float64)) error {
 			printDist(os.Stderr, f.name+" "+m.name, lat)
 		}
 		add(m.name+" frontend CPU per call (µs)", float64(cpuNS(cmd.Process.Pid)-cpu0)/1e9/float64(cfg.calls))
+
+		// The same calls from a client that blocks in read(2) for each
+		// reply, as libdbus and sd-bus clients do.
+		msg, err := encodeCall(desktopName, string(desktopPath), portalIface+m.method, m.args...)
+		if err != nil {
+			return err
+		}
+		for range 50 {
+			if err := bc.callEncoded(msg); err != nil {
+				return fmt.Errorf("%s (blocking client): %w", m.method, err)
+			}
+		}
+		start = time.Now()
+		for range cfg.calls {
+			if err := bc.callEncoded(msg); err != nil {
+				return fmt.Errorf("%s (blocking client): %w", m.method, err)
+			}
+		}
+		add(m.name+" per call, blocking client (µs)", time.Since(start).Seconds()/float64(cfg.calls))
 	}
 
 	// Request round trip: call, reply with the handle, Response signal.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/godbus/dbus/v5"
 	"golang.org/x/sys/unix"
@@ -122,10 +123,7 @@ func (t *transport) writeFast(out []byte) bool {
 		// writes whole ones); let it answer this call too.
 		return false
 	}
-	if _, err := t.c.Write(out); err != nil {
-		return false // godbus will meet the error itself
-	}
-	return true
+	return t.write(out) == nil // (else godbus will meet the error itself)
 }
 
 // fastLinger is how long the reader waits in the kernel for the next
@@ -139,15 +137,13 @@ const fastLinger = 500 * time.Microsecond
 // runtime's monitor woken) per call, about half the frontend's CPU per
 // fast call and some of its latency. The wait blocks only this reader,
 // which has nothing else to do; Close waits for it at most fastLinger.
+// It is a raw system call (see raw.go): the runtime counts the reader as
+// running meanwhile, and a signal (preemption) only ends the wait early.
 func (t *transport) awaitNext() {
-	rc, err := t.c.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	_ = t.rc.Control(func(fd uintptr) {
+		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		ts := unix.NsecToTimespec(int64(fastLinger))
-		_, _ = unix.Ppoll(fds, &ts, nil)
+		unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 	})
 }
 

@@ -23,6 +23,7 @@ var ErrUnknownFD = errors.New("unknown descriptor token")
 // one whole message per call, serialized by godbus (and by wmu).
 type transport struct {
 	c       *net.UnixConn
+	rc      syscall.RawConn // c's, for reads and writes without the scheduler (raw.go)
 	observe func(msg []byte)
 	fdsOK   bool        // the bus agreed to pass descriptors
 	fast    FastHandler // may be nil
@@ -43,6 +44,11 @@ type transport struct {
 	cur  []byte
 	oob  []byte
 	offs []int
+	// recvmsg's state while the runtime runs recvFn (raw.go).
+	recvFn    func(fd uintptr) bool
+	rbuf      []byte
+	rn, roobn int
+	rerr      error
 
 	// Writer side.
 	wmu  sync.Mutex
@@ -56,7 +62,10 @@ type transport struct {
 const readChunk = 64 << 10
 
 func newTransport(c *net.UnixConn) *transport {
-	return &transport{c: c, oob: make([]byte, unix.CmsgSpace(253*4))}
+	t := &transport{c: c, oob: make([]byte, unix.CmsgSpace(253*4))}
+	t.rc, _ = c.SyscallConn() // (cannot fail for a *net.UnixConn)
+	t.recvFn = t.recv
+	return t
 }
 
 // fill reads more bytes (and any descriptors) from the socket.
@@ -73,7 +82,7 @@ func (t *transport) fill(need int) error {
 		t.raw = nb
 	}
 	buf := t.raw[len(t.raw):cap(t.raw)]
-	n, oobn, _, _, err := t.c.ReadMsgUnix(buf, t.oob)
+	n, oobn, err := t.recvmsg(buf)
 	if oobn > 0 {
 		t.takeRights(t.oob[:oobn])
 	}
@@ -355,8 +364,7 @@ func (t *transport) send(msg []byte) error {
 		return nil
 	}
 	if len(offs) == 0 {
-		_, err := t.c.Write(msg)
-		return err
+		return t.write(msg)
 	}
 	if !t.fdsOK {
 		return errors.New("cannot send descriptors: the bus did not agree to pass them")
