@@ -153,7 +153,9 @@ func (rd *reader) recvmsg(p, oob []byte) (n, oobn, flags int, err error) {
 	rd.iov.SetLen(len(p))
 	rd.msg = unix.Msghdr{Iov: &rd.iov, Iovlen: 1, Control: &oob[0]}
 	rd.msg.SetControllen(len(oob))
-	r, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(rd.fd), uintptr(unsafe.Pointer(&rd.msg)), unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+	// (A raw system call: it does not block, and the runtime's usual entry
+	// wakes its monitor thread whenever that sleeps — see loop.go.)
+	r, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(rd.fd), uintptr(unsafe.Pointer(&rd.msg)), unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
 	rd.iov.Base, rd.msg.Control = nil, nil // keep no pointer into pooled buffers
 	if errno != 0 {
 		return 0, 0, 0, errno
@@ -300,7 +302,7 @@ func (wr *writer) send(b []byte, fds []int) (n int, err error) {
 		oob = unix.UnixRights(fds...)
 	}
 	for {
-		n, err = unix.SendmsgN(wr.fd, b, oob, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		n, err = sendmsg(wr.fd, b, oob)
 		if err != unix.EINTR {
 			break
 		}
@@ -313,6 +315,23 @@ func (wr *writer) send(b []byte, fds []int) (n int, err error) {
 	}
 	closeFDs(fds)
 	return n, nil
+}
+
+// sendmsg is a non-blocking sendmsg(2) of b with the control message oob,
+// as a raw system call (see recvmsg). b is not empty.
+func sendmsg(fd int, b, oob []byte) (int, error) {
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	r, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
 }
 
 func (wr *writer) enqueue(b []byte, fds []int) {
