@@ -285,7 +285,9 @@ func TestFileChooserExportsForSandbox(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	h.fc.mu.Lock()
 	h.fc.uris = []string{"file://" + file}
+	h.fc.mu.Unlock()
 	calls := startFakeDocuments(t, h)
 	h.writeConf("[preferred]\ndefault=test;\n")
 	h.start()

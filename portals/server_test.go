@@ -23,9 +23,9 @@ func env(m map[string]string) Env { return func(k string) string { return m[k] }
 type fakeFileChooser struct {
 	conn  *dbus.Conn
 	block bool
-	uris  []string
 
 	mu      sync.Mutex
+	uris    []string
 	appIDs  []string
 	options []map[string]dbus.Variant
 	started chan dbus.ObjectPath
@@ -58,8 +58,11 @@ func (f *fakeFileChooser) OpenFile(handle dbus.ObjectPath, appID, parent, title 
 		_ = f.conn.Export(nil, handle, "org.freedesktop.impl.portal.Request")
 		return 2, map[string]dbus.Variant{}, nil
 	}
+	f.mu.Lock()
+	uris := f.uris
+	f.mu.Unlock()
 	return 0, map[string]dbus.Variant{
-		"uris":    dbus.MakeVariant(f.uris),
+		"uris":    dbus.MakeVariant(uris),
 		"choices": dbus.MakeVariant([]struct{ ID, Value string }{{"encoding", "utf8"}}),
 	}, nil
 }
