@@ -96,7 +96,7 @@ func FuzzKeyFile(f *testing.F) {
 	f.Add([]byte("[Application]\nname=org.example.App\nruntime=runtime/org.example.Platform/x86_64/1\n\n[Instance]\ninstance-id=123\napp-path=/var/lib/flatpak/app/x\n\n[Context]\nshared=network;ipc;\nfilesystems=home;\\s;\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if kf, err := parseKeyFile(data); err == nil {
-			for g := range kf.groups {
+			for _, g := range kf.f.Groups() {
 				for _, k := range kf.keys(g) {
 					kf.str(g, k)
 					kf.list(g, k)
