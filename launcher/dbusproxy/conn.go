@@ -100,9 +100,7 @@ func (rd *reader) fill() error {
 	}
 	if rd.short {
 		rd.short = false
-		if rd.r == rd.w {
-			rd.release()
-		}
+		rd.idle()
 		return errWouldBlock
 	}
 	if rd.buf == nil || rd.w == len(rd.buf) {
@@ -120,11 +118,7 @@ func (rd *reader) fill() error {
 		}
 	}
 	if err == unix.EAGAIN {
-		if rd.r == rd.w {
-			rd.release()
-		}
-		oobPool.Put(rd.oob)
-		rd.oob = nil
+		rd.idle()
 		return errWouldBlock
 	}
 	if oobn > 0 {
@@ -144,6 +138,18 @@ func (rd *reader) fill() error {
 	rd.short = n < len(rd.buf)-rd.w
 	rd.w += n
 	return nil
+}
+
+// idle gives back what a waiting reader need not hold: the control
+// message buffer, and the data buffer when it holds nothing unread.
+func (rd *reader) idle() {
+	if rd.r == rd.w {
+		rd.release()
+	}
+	if rd.oob != nil {
+		oobPool.Put(rd.oob)
+		rd.oob = nil
+	}
 }
 
 // recvmsg reads into p and its control messages into oob, as unix.Recvmsg
