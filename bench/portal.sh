@@ -3,8 +3,10 @@
 # xdg-desktop-portal, each run on its own private dbus-daemon with the same
 # test backend (bench/portal/main.go): 1,000 calls each of Settings.Read,
 # Settings.ReadOne (where the frontend has it), NetworkMonitor.GetAvailable
-# and GetStatus over one connection; Account.GetUserInformation request
-# round trips through the backend; start-up from exec to the bus name.
+# and GetStatus over one connection (from godbus, and again from a client
+# that blocks in read(2) for each reply as libdbus and sd-bus clients do);
+# Account.GetUserInformation request round trips through the backend;
+# start-up from exec to the bus name.
 # Interleaved runs, medians, ratios. PORTHOLE_BIN: directory of the built
 # binaries; RUNS, CALLS, REQUESTS tune the counts; PORTALBENCH: a prebuilt
 # bench/portal (to run without Go); THEIRS: the frontend to compare with.
