@@ -60,7 +60,8 @@ type Proxy struct {
 	trace   io.Writer
 	traceMu sync.Mutex
 	max     int
-	dial    func(ctx context.Context) (*net.UnixConn, error)
+	dial    func(ctx context.Context) (*net.UnixConn, error) // Options.DialBus
+	addr    string                                           // the bus, when dial is nil
 	lp      *loop
 }
 
@@ -79,7 +80,7 @@ func New(busAddr string, p Policy, opts *Options) (*Proxy, error) {
 	}
 	px := &Proxy{rules: r, log: opts.Logger, trace: opts.Trace, max: opts.MaxMessageSize, dial: opts.DialBus, lp: theLoop()}
 	if px.dial == nil {
-		px.dial = func(ctx context.Context) (*net.UnixConn, error) { return dialBus(ctx, busAddr) }
+		px.addr = busAddr // (start dials it without a *net.UnixConn)
 	}
 	if px.log == nil {
 		px.log = slog.New(slog.DiscardHandler)
@@ -218,11 +219,16 @@ func (px *Proxy) ServeConn(ctx context.Context, c *net.UnixConn) error {
 // start connects the client on fd to the bus and hands both to the loop;
 // done gets the outcome once the client has ended.
 func (px *Proxy) start(ctx context.Context, fd int, done func(error)) {
-	bus, err := px.dial(ctx)
 	var bfd int
-	if err == nil {
-		bfd, err = dupFD(bus)
-		bus.Close()
+	var err error
+	if px.dial == nil {
+		bfd, err = dialBusFD(ctx, px.addr)
+	} else {
+		var bus *net.UnixConn
+		if bus, err = px.dial(ctx); err == nil {
+			bfd, err = dupFD(bus)
+			bus.Close()
+		}
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -348,34 +354,49 @@ func unescapeAddress(s string) (string, error) {
 	return b.String(), nil
 }
 
-// dialBus connects to the first reachable address of addr. It connects with
-// plain system calls: net.Dialer's deep call chain would grow the stack of
-// every client's goroutine for good.
-func dialBus(ctx context.Context, addr string) (*net.UnixConn, error) {
+// dialBusFD connects to the first reachable address of addr and returns
+// the socket, non-blocking, for the loop.
+func dialBusFD(ctx context.Context, addr string) (int, error) {
 	addrs, err := parseAddress(addr)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	var last error
 	for _, a := range addrs {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return -1, err
 		}
-		c, err := dialUnix(a.Name)
+		fd, err := dialUnix(a.Name)
 		if err == nil {
-			return c, nil
+			return fd, nil
 		}
 		last = err
 	}
-	return nil, fmt.Errorf("connecting to bus %s: %w", addr, last)
+	return -1, fmt.Errorf("connecting to bus %s: %w", addr, last)
 }
 
-// dialUnix connects a stream socket to name ("@…" for an abstract one).
-// A unix socket connects at once, or fails at once when nobody listens.
-func dialUnix(name string) (*net.UnixConn, error) {
+// dialBus is dialBusFD for a caller that wants a *net.UnixConn.
+func dialBus(ctx context.Context, addr string) (*net.UnixConn, error) {
+	fd, err := dialBusFD(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), addr)
+	c, err := net.FileConn(f) // a duplicate, registered with the runtime's poller
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UnixConn), nil
+}
+
+// dialUnix connects a stream socket to name ("@…" for an abstract one)
+// and makes it non-blocking. A unix socket connects at once, or fails at
+// once when nobody listens (or waits while the listener's backlog is full).
+func dialUnix(name string) (int, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+		return -1, os.NewSyscallError("socket", err)
 	}
 	for {
 		err = unix.Connect(fd, &unix.SockaddrUnix{Name: name})
@@ -383,15 +404,12 @@ func dialUnix(name string) (*net.UnixConn, error) {
 			break
 		}
 	}
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
 	if err != nil {
 		unix.Close(fd)
-		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: name, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
+		return -1, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: name, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
 	}
-	f := os.NewFile(uintptr(fd), name)
-	c, err := net.FileConn(f) // a duplicate, registered with the runtime's poller
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	return c.(*net.UnixConn), nil
+	return fd, nil
 }
