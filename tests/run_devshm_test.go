@@ -112,6 +112,23 @@ var buildOtherApp = sync.OnceValues(func() (string, error) {
 	return inst, nil
 })
 
+// startUserRun starts bin (porthole or flatpak) with args as u, for the
+// installation inst, with home and the runtime directory xdg; out gets
+// what it prints.
+func startUserRun(t *testing.T, u testenv.User, inst, home, xdg, bin string, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	cmd := u.Command(t, bin, args...)
+	cmd.Env = testenv.WithEnv(cmd.Env, "HOME="+home, "XDG_RUNTIME_DIR="+xdg, "FLATPAK_USER_DIR="+inst, "PORTHOLE_USER_DIR="+inst,
+		"PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "no-system"), "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY")
+	cmd.Dir = home
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
+}
+
 // TestRunPerAppDevShm runs two instances at once, each putting a file in
 // /dev/shm and waiting for the other's: with --allow=per-app-dev-shm
 // every instance of the app binds the one /dev/shm/flatpak-ID-* directory
@@ -147,15 +164,7 @@ func TestRunPerAppDevShm(t *testing.T) {
 				a, inst = append(a, "--filesystem="+tool+":ro", "--command="+tool+"/shmtool"), f.inst
 			}
 			a = append(append(append(a, extra...), app), args...)
-			cmd := u.Command(t, bin, a...)
-			cmd.Env = testenv.WithEnv(cmd.Env, "HOME="+home, "XDG_RUNTIME_DIR="+rt, "FLATPAK_USER_DIR="+inst, "PORTHOLE_USER_DIR="+inst,
-				"PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "no-system"), "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY")
-			cmd.Dir = home
-			var out strings.Builder
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, out := startUserRun(t, u, inst, home, rt, bin, a...)
 			return func() (string, error) { err := cmd.Wait(); return out.String(), err }
 		}
 		pair := func(name string, first, second string, extra ...string) {

@@ -85,6 +85,10 @@ type Result struct {
 	// directories (-1 under --sandbox); the caller keeps it open while
 	// the sandbox runs (the process exiting releases it).
 	PerAppLock int
+	// DeployLocks are descriptors holding the read locks on the .ref of
+	// the deployments the sandbox uses; the caller keeps them open while
+	// the sandbox runs, as PerAppLock.
+	DeployLocks []int
 	// Notices are messages Flatpak prints in any case (file forwarding
 	// without a document portal).
 	Notices []string
@@ -114,6 +118,8 @@ type builder struct {
 	appExt, runtimeExt string
 	// perAppLock holds the per-app directories' lock (-1: none).
 	perAppLock int
+	// deployLocks hold the deployments' .ref locks (deploylock.go).
+	deployLocks []int
 }
 
 func (b *builder) add(m ...launcher.Mount) { b.mounts = append(b.mounts, m...) }
@@ -270,8 +276,10 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	}
 	// 17: devices, after the per-app lock that keeps Flatpak's garbage
 	// collection off a shared /dev/shm.
+	b.lockDeployments()
 	if !in.Sandbox {
 		if b.perAppLock, err = lockPerAppDir(filepath.Dir(b.xdgRun), in.AppID); err != nil {
+			b.unlock()
 			return nil, err
 		}
 	}
@@ -346,7 +354,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		b.unlock()
 		return nil, err
 	}
-	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn, Notices: b.notes, PerAppLock: b.perAppLock}, nil
+	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn, Notices: b.notes, PerAppLock: b.perAppLock, DeployLocks: b.deployLocks}, nil
 }
 
 // newInstance creates $XDG_RUNTIME_DIR/.flatpak/IID with a random id.

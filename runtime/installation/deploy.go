@@ -120,10 +120,11 @@ func (i *Installation) cleanStaging(r ref.Ref) {
 	active, _ := os.Readlink(filepath.Join(base, "active"))
 	ents, _ := os.ReadDir(base)
 	for _, e := range ents {
-		if e.IsDir() && e.Name() != active {
-			os.RemoveAll(filepath.Join(base, e.Name()))
+		if e.IsDir() && e.Name() != active && strings.HasPrefix(e.Name(), ".") {
+			os.RemoveAll(filepath.Join(base, e.Name())) // staging
 		}
 	}
+	i.retireAll(r, active, true)
 }
 
 // crashAt names a point of Deploy where the process kills itself with
@@ -248,13 +249,8 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 		return nil, fmt.Errorf("cannot activate %s: %w", r, err)
 	}
 	crashPoint("activated")
-	// Remove the previous deployment, and any an interrupted run left.
-	ents, _ := os.ReadDir(base)
-	for _, e := range ents {
-		if e.IsDir() && e.Name() != sum.String() && !strings.HasPrefix(e.Name(), ".") {
-			os.RemoveAll(filepath.Join(base, e.Name()))
-		}
-	}
+	// Retire the previous deployment, and any an interrupted run left.
+	i.retireAll(r, sum.String(), true)
 	if err := i.UpdateExports(); err != nil {
 		return nil, err
 	}
@@ -427,15 +423,9 @@ func (i *Installation) Uninstall(ctx context.Context, r ref.Ref, o UninstallOpti
 	if err := os.Remove(filepath.Join(base, "active")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	// Move the deployment out of the way at once; its files are deleted
-	// while the repository is pruned.
-	removed := filepath.Join(i.Dir, ".removed")
-	os.MkdirAll(removed, 0o755)
-	gone, err := os.MkdirTemp(removed, r.ID+"-")
-	if err != nil {
-		return fmt.Errorf("cannot uninstall %s: %w", r, err)
-	}
-	if err := os.Rename(base, filepath.Join(gone, "d")); err != nil {
+	// Retire the deployment: deleted now, or once no sandbox runs from it.
+	i.retireAll(r, "", false)
+	if err := os.RemoveAll(base); err != nil {
 		return fmt.Errorf("cannot uninstall %s: %w", r, err)
 	}
 	if r.Kind == ref.App {
@@ -494,12 +484,12 @@ func (i *Installation) Unused() ([]ref.Ref, error) {
 	return out, nil
 }
 
-// Prune deletes the objects no ref reaches and the files of removed
-// deployments, both at once.
+// Prune deletes the objects no ref reaches and the files of retired
+// deployments no sandbox uses, both at once.
 func (i *Installation) Prune(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
-		os.RemoveAll(filepath.Join(i.Dir, ".removed"))
+		i.cleanRemoved()
 		close(done)
 	}()
 	_, err := store.Prune(ctx, i.repo, store.PruneOptions{RefsOnly: true, Depth: 0})

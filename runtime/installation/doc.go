@@ -12,7 +12,8 @@
 //	DIR/exports/{bin,share}/…                 symlinks into active exports
 //	DIR/appstream/REMOTE/ARCH/active -> COMMIT   appstream2 data for search
 //	DIR/history                               one line per operation
-//	DIR/.removed/                             deployments being deleted
+//	DIR/.removed/ID-COMMIT/                   replaced or uninstalled deployments
+//	                                          a sandbox still runs from (retire.go)
 //
 // Glossary:
 //   - Deployment: a checkout of one commit of a ref, hard-linked from the

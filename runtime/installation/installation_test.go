@@ -10,6 +10,7 @@ import (
 
 	"github.com/porthole-dev/porthole/runtime/publish"
 	"github.com/porthole-dev/porthole/runtime/ref"
+	"golang.org/x/sys/unix"
 )
 
 func write(t *testing.T, path, data string, mode os.FileMode) {
@@ -50,17 +51,24 @@ func publishTo(t *testing.T, repo, dir, msg string) {
 	}
 }
 
-func TestInstallUpdateUninstall(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "repo")
+// openPublished publishes v1 of the test runtime and app to dir/repo and
+// opens an installation at dir/inst, without remotes.
+func openPublished(t *testing.T) (inst *Installation, repo, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	repo = filepath.Join(dir, "repo")
 	publishTo(t, repo, dir, "v1")
-
-	inst, err := Open(ctx, filepath.Join(dir, "inst"), "user")
+	inst, err := Open(context.Background(), filepath.Join(dir, "inst"), "user")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer inst.Close()
+	t.Cleanup(func() { inst.Close() })
+	return inst, repo, dir
+}
+
+func TestInstallUpdateUninstall(t *testing.T) {
+	ctx := context.Background()
+	inst, repo, dir := openPublished(t)
 	if mode, _ := inst.Repo().ConfigValue("core", "mode"); mode != "bare-user-only" {
 		t.Errorf("repo mode %q", mode)
 	}
@@ -162,5 +170,109 @@ func TestInstallUpdateUninstall(t *testing.T) {
 	}
 	if err := inst.DeleteRemote(ctx, "r", false); err != nil {
 		t.Error(err)
+	}
+}
+
+// holdRef takes the read lock a running sandbox holds on a deployment's
+// files/.ref, until the test ends or release is called.
+func holdRef(t *testing.T, dep string) (release func()) {
+	t.Helper()
+	fd, err := unix.Open(filepath.Join(dep, "files", ".ref"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk := unix.Flock_t{Type: unix.F_RDLCK}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	var once bool
+	release = func() {
+		if !once {
+			once = true
+			unix.Close(fd)
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// TestRetiredWhileRunning: a deployment a sandbox runs from survives an
+// update and an uninstall, moved to .removed/ID-COMMIT with flatpak's
+// marker, and goes once the sandbox has ended.
+func TestRetiredWhileRunning(t *testing.T) {
+	ctx := context.Background()
+	inst, repo, dir := openPublished(t)
+	if err := inst.AddRemote(ctx, "r", "file://"+repo, RemoteOptions{NoGPGVerify: true}); err != nil {
+		t.Fatal(err)
+	}
+	app := ref.Ref{Kind: ref.App, ID: "org.test.Hello", Arch: "x86_64", Branch: "stable"}
+	if _, err := inst.Install(ctx, "r", ref.Ref{Kind: ref.Runtime, ID: "org.test.Platform", Arch: "x86_64", Branch: "1"}, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d1, err := inst.Install(ctx, "r", app, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdRef(t, d1.Dir)
+	hello := filepath.Join("files", "bin", "hello")
+
+	publishTo(t, repo, dir, "v2")
+	d2, changed, err := inst.Update(ctx, app, InstallOptions{})
+	if err != nil || !changed {
+		t.Fatalf("update: %v %v", changed, err)
+	}
+	old := filepath.Join(inst.Dir, ".removed", "org.test.Hello-"+d1.Commit)
+	if b, err := os.ReadFile(filepath.Join(old, hello)); err != nil || !strings.Contains(string(b), "v1") {
+		t.Fatalf("the running deployment after the update: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(old, "files", ".updated")); err != nil {
+		t.Errorf("no files/.updated marker: %v", err)
+	}
+	if _, err := os.Stat(d1.Dir); err == nil {
+		t.Error("the old deployment is still in place")
+	}
+	if err := inst.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("pruned while running: %v", err)
+	}
+	release()
+	if err := inst.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("kept after the sandbox ended")
+	}
+
+	// Uninstalling while running: the files stay, marked .removed.
+	holdRef(t, d2.Dir)
+	if err := inst.Uninstall(ctx, app, UninstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(inst.Dir, ".removed", "org.test.Hello-"+d2.Commit)
+	if b, err := os.ReadFile(filepath.Join(gone, hello)); err != nil || !strings.Contains(string(b), "v2") {
+		t.Errorf("the running deployment after uninstall: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(gone, "files", ".removed")); err != nil {
+		t.Errorf("no files/.removed marker: %v", err)
+	}
+	if _, err := inst.Get(app); err == nil {
+		t.Error("still installed")
+	}
+	// Not running: retired and deleted at once.
+	d3, err := inst.Install(ctx, "r", app, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Uninstall(ctx, app, UninstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d3.Commit != d2.Commit {
+		t.Fatalf("reinstalled %s, want %s", d3.Commit, d2.Commit)
+	}
+	ents, _ := os.ReadDir(filepath.Join(inst.Dir, ".removed"))
+	if len(ents) != 1 {
+		t.Errorf(".removed holds %d entries, want the running one only", len(ents))
 	}
 }
