@@ -15,7 +15,14 @@ import (
 // inUse repeats: would a write lock on DEPLOY/files/.ref conflict?
 func refLocked(t *testing.T, deploy string) bool {
 	t.Helper()
-	fd, err := unix.Open(filepath.Join(deploy, "files", ".ref"), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	return fileLocked(t, filepath.Join(deploy, "files", ".ref"))
+}
+
+// fileLocked reports whether a write lock on path would conflict (the
+// test flatpak makes on deployments' and instances' .ref).
+func fileLocked(t *testing.T, path string) bool {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +82,12 @@ func TestRunLocksDeployments(t *testing.T) {
 			if !locked {
 				t.Errorf("%s run: app locked %v, runtime locked %v while it runs\n%s", filepath.Base(bin), refLocked(t, app), refLocked(t, rt), out.String())
 			}
+			// The instance directory's .ref too, which flatpak's instance
+			// collection checks before it removes the directory.
+			iref := instanceRef(t, xdg, "org.test.Other")
+			if iref == "" || !fileLocked(t, iref) {
+				t.Errorf("%s run: instance .ref %q not locked while it runs", filepath.Base(bin), iref)
+			}
 			// End the app: the file it waits for, in the /dev/shm it shares
 			// with the host (per-app-dev-shm).
 			shm, err := os.Readlink(filepath.Join(xdg, ".flatpak", "org.test.Other", "dev-shm"))
@@ -92,9 +105,35 @@ func TestRunLocksDeployments(t *testing.T) {
 				free = !refLocked(t, app) && !refLocked(t, rt)
 				time.Sleep(50 * time.Millisecond)
 			}
-			if !free {
+			if !free || (iref != "" && fileLockedQuiet(iref)) {
 				t.Errorf("%s run: still locked after it ended", filepath.Base(bin))
 			}
 		}
 	})
+}
+
+// instanceRef returns the .ref of the running instance of appID under
+// XDG_RUNTIME_DIR xdg ("" when there is none).
+func instanceRef(t *testing.T, xdg, appID string) string {
+	t.Helper()
+	base := filepath.Join(xdg, ".flatpak")
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		info, err := os.ReadFile(filepath.Join(base, e.Name(), "info"))
+		ref := filepath.Join(base, e.Name(), ".ref")
+		if err == nil && strings.Contains(string(info), "name="+appID+"\n") && fileLockedQuiet(ref) {
+			return ref
+		}
+	}
+	return ""
+}
+
+func fileLockedQuiet(path string) bool {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	return unix.FcntlFlock(uintptr(fd), unix.F_GETLK, &lk) == nil && lk.Type != unix.F_UNLCK
 }

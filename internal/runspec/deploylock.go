@@ -28,17 +28,30 @@ func (b *builder) lockDeployments() {
 			continue
 		}
 		seen[ref] = true
-		fd, err := unix.Open(ref, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-		if err != nil {
-			continue
-		}
-		lk := unix.Flock_t{Type: unix.F_RDLCK}
-		if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
-			unix.Close(fd)
-			continue
-		}
-		b.deployLocks = append(b.deployLocks, fd)
+		b.lockRef(ref, false)
 	}
+}
+
+// lockRef takes a read lock on the file ref (made first when create) and
+// keeps its descriptor in b.locks. The instance directory's .ref is locked
+// as flatpak locks its own: flatpak's instance collection removes the
+// directory of an instance whose .ref nobody locks any more, and leaves
+// the others (and directories without .ref) alone.
+func (b *builder) lockRef(ref string, create bool) {
+	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	if create {
+		flags = unix.O_RDWR | unix.O_CREAT | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	}
+	fd, err := unix.Open(ref, flags, 0o644)
+	if err != nil {
+		return
+	}
+	lk := unix.Flock_t{Type: unix.F_RDLCK}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
+		unix.Close(fd)
+		return
+	}
+	b.locks = append(b.locks, fd)
 }
 
 // refFile returns the .ref of the deployment whose files directory is, or

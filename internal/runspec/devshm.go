@@ -178,8 +178,8 @@ func (b *builder) unlock() {
 		unix.Close(b.perAppLock)
 		b.perAppLock = -1
 	}
-	closeFDs(b.deployLocks)
-	b.deployLocks = nil
+	closeFDs(b.locks)
+	b.locks = nil
 }
 
 // mkdtemp makes the directory prefix+XXXXXX (six random letters and

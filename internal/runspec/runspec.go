@@ -85,10 +85,10 @@ type Result struct {
 	// directories (-1 under --sandbox); the caller keeps it open while
 	// the sandbox runs (the process exiting releases it).
 	PerAppLock int
-	// DeployLocks are descriptors holding the read locks on the .ref of
-	// the deployments the sandbox uses; the caller keeps them open while
-	// the sandbox runs, as PerAppLock.
-	DeployLocks []int
+	// Locks are descriptors holding read locks for as long as the sandbox
+	// runs: on the .ref of the instance directory and of every deployment
+	// it uses (deploylock.go). The caller keeps them open, as PerAppLock.
+	Locks []int
 	// Notices are messages Flatpak prints in any case (file forwarding
 	// without a document portal).
 	Notices []string
@@ -118,8 +118,8 @@ type builder struct {
 	appExt, runtimeExt string
 	// perAppLock holds the per-app directories' lock (-1: none).
 	perAppLock int
-	// deployLocks hold the deployments' .ref locks (deploylock.go).
-	deployLocks []int
+	// locks hold the instance's and the deployments' .ref locks.
+	locks []int
 }
 
 func (b *builder) add(m ...launcher.Mount) { b.mounts = append(b.mounts, m...) }
@@ -165,6 +165,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.lockRef(filepath.Join(idir, ".ref"), true)
 
 	// 1-2: runtime and app.
 	b.add(launcher.Mount{Type: launcher.ROBind, Source: in.RuntimeFiles, Dest: "/usr"})
@@ -354,7 +355,7 @@ func Build(ctx context.Context, in Input, host Host) (*Result, error) {
 		b.unlock()
 		return nil, err
 	}
-	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn, Notices: b.notes, PerAppLock: b.perAppLock, DeployLocks: b.deployLocks}, nil
+	return &Result{Spec: spec, Info: info, InstanceID: iid, InstanceDir: idir, Warnings: b.warn, Notices: b.notes, PerAppLock: b.perAppLock, Locks: b.locks}, nil
 }
 
 // newInstance creates $XDG_RUNTIME_DIR/.flatpak/IID with a random id.
