@@ -2,7 +2,9 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +138,104 @@ func fileLockedQuiet(path string) bool {
 	defer unix.Close(fd)
 	lk := unix.Flock_t{Type: unix.F_WRLCK}
 	return unix.FcntlFlock(uintptr(fd), unix.F_GETLK, &lk) == nil && lk.Type != unix.F_UNLCK
+}
+
+// TestUpdateKeepsRunningApp, in both directions with the real flatpak: an
+// update by one tool while the other runs the app moves the running
+// deployment to .removed/ID-COMMIT, marked .updated, with its files
+// intact; once the app has ended, the next operation of either tool
+// deletes it.
+func TestUpdateKeepsRunningApp(t *testing.T) {
+	b := needRunBins(t)
+	needRunFixture(t)
+	tool, err := buildShmTool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shmtool, err := os.ReadFile(filepath.Join(tool, "shmtool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (t.TempDir's parent is private: the unprivileged user must reach it)
+	dir, err := os.MkdirTemp("", "porthole-lock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	rt, app, repo, inst := filepath.Join(dir, "rt"), filepath.Join(dir, "app"), filepath.Join(dir, "repo"), filepath.Join(dir, "inst")
+	for _, d := range []string{rt + "/files", rt + "/usr", app + "/files/bin", app + "/var"} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(rt+"/metadata", []byte("[Runtime]\nname=org.test.Platform\nruntime=org.test.Platform/x86_64/master\nsdk=org.test.Platform/x86_64/master\n"), 0o644)
+	os.WriteFile(app+"/files/bin/shmtool", shmtool, 0o755)
+	os.WriteFile(app+"/metadata", []byte("[Application]\nname=org.test.Lock\nruntime=org.test.Platform/x86_64/master\nsdk=org.test.Platform/x86_64/master\ncommand=shmtool\n"), 0o644)
+	tools := map[string]string{"porthole": b.porthole, "flatpak": "flatpak"}
+	do := func(t *testing.T, tool string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(tools[tool], args...)
+		cmd.Env = append(os.Environ(), "FLATPAK_USER_DIR="+inst, "PORTHOLE_USER_DIR="+inst, "PORTHOLE_SYSTEM_DIR="+filepath.Join(dir, "no-system"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, out)
+		}
+	}
+	version := 0
+	publish := func(t *testing.T) {
+		version++
+		os.WriteFile(app+"/files/version", []byte(strconv.Itoa(version)), 0o644)
+		do(t, "flatpak", "build-export", repo, app, "master")
+	}
+	do(t, "flatpak", "build-export", "--runtime", repo, rt, "master")
+	do(t, "flatpak", "build-finish", app)
+	publish(t)
+	do(t, "flatpak", "--user", "remote-add", "--no-gpg-verify", "test", "file://"+repo)
+	do(t, "flatpak", "--user", "install", "-y", "--noninteractive", "test", "org.test.Platform", "org.test.Lock")
+	exec.Command("chmod", "-R", "a+rX", dir).Run()
+
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		xdg := testenv.RuntimeDir(t, u)
+		t.Cleanup(func() {
+			if d, err := os.Readlink(filepath.Join(xdg, ".flatpak", "org.test.Lock", "dev-shm")); err == nil && strings.HasPrefix(d, "/dev/shm/flatpak-") {
+				os.RemoveAll(d)
+			}
+		})
+		for _, pair := range [][2]string{{"porthole", "flatpak"}, {"flatpak", "porthole"}} {
+			runner, updater := pair[0], pair[1]
+			running := activeDeploy(t, inst, "app/org.test.Lock/x86_64/master")
+			cmd, out := startUserRun(t, u, inst, home, xdg, tools[runner], "run", "--user", "--allow=per-app-dev-shm", "org.test.Lock", "wait", "done", "ls")
+			for n := 0; n < 200 && !refLocked(t, running); n++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+			publish(t)
+			do(t, updater, "update", "--user", "-y", "--noninteractive", "org.test.Lock")
+			if activeDeploy(t, inst, "app/org.test.Lock/x86_64/master") == running {
+				t.Fatalf("%s update did not deploy a new commit", updater)
+			}
+			kept := filepath.Join(inst, ".removed", "org.test.Lock-"+filepath.Base(running))
+			if _, err := os.Stat(filepath.Join(kept, "files", "bin", "shmtool")); err != nil {
+				t.Errorf("%s update while %s runs the app: its files are gone: %v", updater, runner, err)
+			}
+			if _, err := os.Stat(filepath.Join(kept, "files", ".updated")); err != nil {
+				t.Errorf("%s update: no .updated marker: %v", updater, err)
+			}
+			// End the app, then any operation of the updater collects it.
+			shm, err := os.Readlink(filepath.Join(xdg, ".flatpak", "org.test.Lock", "dev-shm"))
+			if err != nil {
+				cmd.Process.Kill()
+				t.Fatalf("%s run: no per-app /dev/shm: %v\n%s", runner, err, out.String())
+			}
+			os.WriteFile(filepath.Join(shm, "done"), nil, 0o644)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("%s run: %v\n%s", runner, err, out.String())
+			}
+			os.Remove(filepath.Join(shm, "done"))
+			publish(t)
+			do(t, updater, "update", "--user", "-y", "--noninteractive", "org.test.Lock")
+			if _, err := os.Stat(kept); err == nil {
+				t.Errorf("%s: the retired deployment is kept after the app ended", updater)
+			}
+			exec.Command("chmod", "-R", "a+rX", inst).Run()
+		}
+	})
 }

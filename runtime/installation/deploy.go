@@ -249,8 +249,10 @@ func (i *Installation) Deploy(ctx context.Context, origin string, r ref.Ref, sum
 		return nil, fmt.Errorf("cannot activate %s: %w", r, err)
 	}
 	crashPoint("activated")
-	// Retire the previous deployment, and any an interrupted run left.
+	// Retire the previous deployment, and any an interrupted run left;
+	// delete those retired earlier that no sandbox uses any more.
 	i.retireAll(r, sum.String(), true)
+	i.cleanRemoved()
 	if err := i.UpdateExports(); err != nil {
 		return nil, err
 	}
