@@ -1,6 +1,10 @@
 package portals
 
-import "github.com/porthole-dev/porthole/internal/keyfile"
+import (
+	"strings"
+
+	"github.com/porthole-dev/porthole/internal/keyfile"
+)
 
 // keyFile reads the key files the frontend uses (*.portal files,
 // portals.conf, .flatpak-info, desktop files) with internal/keyfile, which
@@ -34,18 +38,9 @@ func (kf *keyFile) keys(group string) []string {
 	all, _ := kf.f.Keys(group)
 	out := all[:0:0]
 	for _, k := range all {
-		if !containsByte(k, '[') {
+		if !strings.Contains(k, "[") {
 			out = append(out, k)
 		}
 	}
 	return out
-}
-
-func containsByte(s string, c byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
 }

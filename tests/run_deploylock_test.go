@@ -15,25 +15,21 @@ import (
 
 // refLocked is flatpak's dir_is_locked, which runtime/installation's
 // inUse repeats: would a write lock on DEPLOY/files/.ref conflict?
-func refLocked(t *testing.T, deploy string) bool {
-	t.Helper()
-	return fileLocked(t, filepath.Join(deploy, "files", ".ref"))
+func refLocked(deploy string) bool {
+	return fileLocked(filepath.Join(deploy, "files", ".ref"))
 }
 
 // fileLocked reports whether a write lock on path would conflict (the
-// test flatpak makes on deployments' and instances' .ref).
-func fileLocked(t *testing.T, path string) bool {
-	t.Helper()
+// test flatpak makes on deployments' and instances' .ref); false when
+// path cannot be opened.
+func fileLocked(path string) bool {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
 	defer unix.Close(fd)
 	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	if err := unix.FcntlFlock(uintptr(fd), unix.F_GETLK, &lk); err != nil {
-		t.Fatal(err)
-	}
-	return lk.Type != unix.F_UNLCK
+	return unix.FcntlFlock(uintptr(fd), unix.F_GETLK, &lk) == nil && lk.Type != unix.F_UNLCK
 }
 
 // activeDeploy returns the active deployment directory of an installed ref.
@@ -70,7 +66,7 @@ func TestRunLocksDeployments(t *testing.T) {
 			}
 		})
 		for _, bin := range []string{b.porthole, "flatpak"} {
-			if refLocked(t, app) || refLocked(t, rt) {
+			if refLocked(app) || refLocked(rt) {
 				t.Fatalf("%s: locked before the run", bin)
 			}
 			// The shm tool waits for a file: the app runs until the test
@@ -79,15 +75,15 @@ func TestRunLocksDeployments(t *testing.T) {
 			locked := false
 			for n := 0; n < 200 && !locked; n++ {
 				time.Sleep(50 * time.Millisecond)
-				locked = refLocked(t, app) && refLocked(t, rt)
+				locked = refLocked(app) && refLocked(rt)
 			}
 			if !locked {
-				t.Errorf("%s run: app locked %v, runtime locked %v while it runs\n%s", filepath.Base(bin), refLocked(t, app), refLocked(t, rt), out.String())
+				t.Errorf("%s run: app locked %v, runtime locked %v while it runs\n%s", filepath.Base(bin), refLocked(app), refLocked(rt), out.String())
 			}
 			// The instance directory's .ref too, which flatpak's instance
 			// collection checks before it removes the directory.
 			iref := instanceRef(t, xdg, "org.test.Other")
-			if iref == "" || !fileLocked(t, iref) {
+			if iref == "" || !fileLocked(iref) {
 				t.Errorf("%s run: instance .ref %q not locked while it runs", filepath.Base(bin), iref)
 			}
 			// End the app: the file it waits for, in the /dev/shm it shares
@@ -104,10 +100,10 @@ func TestRunLocksDeployments(t *testing.T) {
 			os.Remove(filepath.Join(shm, "never"))
 			free := false
 			for n := 0; n < 200 && !free; n++ {
-				free = !refLocked(t, app) && !refLocked(t, rt)
+				free = !refLocked(app) && !refLocked(rt)
 				time.Sleep(50 * time.Millisecond)
 			}
-			if !free || (iref != "" && fileLockedQuiet(iref)) {
+			if !free || (iref != "" && fileLocked(iref)) {
 				t.Errorf("%s run: still locked after it ended", filepath.Base(bin))
 			}
 		}
@@ -123,21 +119,11 @@ func instanceRef(t *testing.T, xdg, appID string) string {
 	for _, e := range ents {
 		info, err := os.ReadFile(filepath.Join(base, e.Name(), "info"))
 		ref := filepath.Join(base, e.Name(), ".ref")
-		if err == nil && strings.Contains(string(info), "name="+appID+"\n") && fileLockedQuiet(ref) {
+		if err == nil && strings.Contains(string(info), "name="+appID+"\n") && fileLocked(ref) {
 			return ref
 		}
 	}
 	return ""
-}
-
-func fileLockedQuiet(path string) bool {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fd)
-	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	return unix.FcntlFlock(uintptr(fd), unix.F_GETLK, &lk) == nil && lk.Type != unix.F_UNLCK
 }
 
 // TestUpdateKeepsRunningApp, in both directions with the real flatpak: an
@@ -204,7 +190,7 @@ func TestUpdateKeepsRunningApp(t *testing.T) {
 			runner, updater := pair[0], pair[1]
 			running := activeDeploy(t, inst, "app/org.test.Lock/x86_64/master")
 			cmd, out := startUserRun(t, u, inst, home, xdg, tools[runner], "run", "--user", "--allow=per-app-dev-shm", "org.test.Lock", "wait", "done", "ls")
-			for n := 0; n < 200 && !refLocked(t, running); n++ {
+			for n := 0; n < 200 && !refLocked(running); n++ {
 				time.Sleep(50 * time.Millisecond)
 			}
 			publish(t)

@@ -2,6 +2,7 @@ package busconn_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,11 +10,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/porthole-dev/porthole/internal/busconn"
 )
 
 // Why a relay: godbus v5.2.4 panics (and so kills the process) when a
@@ -39,7 +40,7 @@ func relayDial(address string, claims *fdClaims) (*dbus.Conn, error) {
 			address = "unix:path=" + filepath.Join(rt, "bus")
 		}
 	}
-	bus, err := dialUnixAddress(address)
+	bus, err := busconn.DialUnix(context.Background(), address)
 	if err != nil {
 		return nil, err
 	}
@@ -77,57 +78,6 @@ func relayDial(address string, claims *fdClaims) (*dbus.Conn, error) {
 		return nil, fmt.Errorf("saying hello to the bus: %w", err)
 	}
 	return conn, nil
-}
-
-// dialUnixAddress dials the first unix:path= or unix:abstract= entry of a
-// D-Bus address.
-func dialUnixAddress(address string) (*net.UnixConn, error) {
-	var lastErr error = fmt.Errorf("no usable bus address in %q", address)
-	for _, a := range strings.Split(address, ";") {
-		kind, rest, ok := strings.Cut(a, ":")
-		if !ok || kind != "unix" {
-			continue
-		}
-		var path string
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			v = unescapeAddress(v)
-			switch k {
-			case "path":
-				path = v
-			case "abstract":
-				path = "@" + v
-			}
-		}
-		if path == "" {
-			continue
-		}
-		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
-		if err == nil {
-			return c, nil
-		}
-		lastErr = err
-	}
-	return nil, fmt.Errorf("connecting to the bus: %w", lastErr)
-}
-
-func unescapeAddress(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			var c byte
-			if _, err := fmt.Sscanf(s[i+1:i+3], "%02x", &c); err == nil {
-				b.WriteByte(c)
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 type relay struct {

@@ -54,21 +54,22 @@ func (b *builder) lockRef(ref string, create bool) {
 	b.locks = append(b.locks, fd)
 }
 
-// refFile returns the .ref of the deployment whose files directory is, or
-// contains, dir (an extension may be mounted from a subdirectory of its
-// files), or "" when there is none.
+// refFile returns the .ref of the deployment whose files directory is
+// dir, or contains it (an extension may be mounted from a subdirectory of
+// its files), or "" when there is none.
 func refFile(dir string) string {
 	if dir == "" {
 		return ""
 	}
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if p := filepath.Join(d, ".ref"); isRegular(p) {
+	if p := filepath.Join(dir, ".ref"); isRegular(p) {
+		return p
+	}
+	if i := strings.LastIndex(dir, "/files/"); i >= 0 {
+		if p := dir[:i] + "/files/.ref"; isRegular(p) {
 			return p
 		}
-		if filepath.Base(d) == "files" || d == filepath.Dir(d) || !strings.Contains(dir, "/files/") {
-			return ""
-		}
 	}
+	return ""
 }
 
 func isRegular(p string) bool {

@@ -188,9 +188,9 @@ func (s *side) run() {
 // the client waits for name tracking.
 func (cl *client) mayRead(s *side) bool {
 	if s == &cl.fromCl {
-		return !cl.paused && !cl.toBus.full && !cl.toCl.full
+		return !cl.paused && !cl.toBus.full() && !cl.toCl.full()
 	}
-	return !cl.toCl.full
+	return !cl.toCl.full()
 }
 
 // update brings what the loop watches in line with the client's state, and

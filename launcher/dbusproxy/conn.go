@@ -269,7 +269,17 @@ type writer struct {
 	q      []chunk
 	queued int    // bytes in q
 	notify func() // called when q becomes empty or not, or passes highWater
-	full   bool   // queued > highWater
+}
+
+// full reports whether more than highWater bytes wait.
+func (wr *writer) full() bool { return wr.queued > highWater }
+
+// changed calls notify if the queue became empty or not, or crossed
+// highWater, since it was as the arguments say.
+func (wr *writer) changed(wasEmpty, wasFull bool) {
+	if wasEmpty != (len(wr.q) == 0) || wasFull != wr.full() {
+		wr.notify()
+	}
 }
 
 // chunk is queued output: bytes, and the fds that go with their first byte.
@@ -341,21 +351,19 @@ func sendmsg(fd int, b, oob []byte) (int, error) {
 }
 
 func (wr *writer) enqueue(b []byte, fds []int) {
+	defer wr.changed(len(wr.q) == 0, wr.full())
 	wr.q = append(wr.q, chunk{b: bytes.Clone(b), fds: fds})
 	wr.queued += len(b)
-	if len(wr.q) == 1 || (!wr.full && wr.queued > highWater) {
-		wr.full = wr.queued > highWater
-		wr.notify()
-	}
 }
 
 // drain sends queued output until the socket would block.
 func (wr *writer) drain() error {
+	defer wr.changed(len(wr.q) == 0, wr.full())
 	for len(wr.q) > 0 {
 		c := &wr.q[0]
 		n, err := wr.send(c.b, c.fds)
 		if err == unix.EAGAIN {
-			return nil
+			break
 		}
 		if err != nil {
 			return err
@@ -369,12 +377,8 @@ func (wr *writer) drain() error {
 		wr.q[0] = chunk{}
 		wr.q = wr.q[1:]
 	}
-	if full := wr.queued > highWater; len(wr.q) == 0 || full != wr.full {
-		if len(wr.q) == 0 {
-			wr.q = nil
-		}
-		wr.full = full
-		wr.notify()
+	if len(wr.q) == 0 {
+		wr.q = nil
 	}
 	return nil
 }
@@ -384,7 +388,7 @@ func (wr *writer) close() {
 	for _, c := range wr.q {
 		closeFDs(c.fds)
 	}
-	wr.q, wr.queued, wr.full = nil, 0, false
+	wr.q, wr.queued = nil, 0
 }
 
 // batch collects messages for one side so that the messages parsed from

@@ -375,21 +375,6 @@ func dialBusFD(ctx context.Context, addr string) (int, error) {
 	return -1, fmt.Errorf("connecting to bus %s: %w", addr, last)
 }
 
-// dialBus is dialBusFD for a caller that wants a *net.UnixConn.
-func dialBus(ctx context.Context, addr string) (*net.UnixConn, error) {
-	fd, err := dialBusFD(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), addr)
-	c, err := net.FileConn(f) // a duplicate, registered with the runtime's poller
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	return c.(*net.UnixConn), nil
-}
-
 // dialUnix connects a stream socket to name ("@…" for an abstract one)
 // and makes it non-blocking. A unix socket connects at once, or fails at
 // once when nobody listens (or waits while the listener's backlog is full).

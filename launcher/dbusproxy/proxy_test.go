@@ -665,3 +665,18 @@ func TestIdleClientsHoldNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// dialBus is dialBusFD for a DialBus hook, which returns a *net.UnixConn.
+func dialBus(ctx context.Context, addr string) (*net.UnixConn, error) {
+	fd, err := dialBusFD(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), addr)
+	c, err := net.FileConn(f) // a duplicate, registered with the runtime's poller
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UnixConn), nil
+}
