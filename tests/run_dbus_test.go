@@ -22,12 +22,7 @@ func TestRunSessionBusProxy(t *testing.T) {
 	b := needRunBins(t)
 	f := needRunFixture(t)
 	bus := testbus.New(t) // admits every user
-	owner := bus.Conn(t)
-	for _, n := range []string{"org.test.Hidden", "org.test.Visible"} {
-		if r, err := owner.RequestName(n, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
-			t.Fatalf("RequestName(%s) = %v, %v", n, r, err)
-		}
-	}
+	ownNames(t, bus.Conn(t), "org.test.Hidden", "org.test.Visible")
 	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
 		home := testenv.SharedTempDir(t, u)
 		cmd := u.Command(t, b.porthole, "run", "--user", "--talk-name=org.test.Visible", "org.test.Probe", "dbus")
@@ -62,4 +57,43 @@ func TestRunSessionBusProxy(t *testing.T) {
 			t.Errorf("the bus sees pid %d, whose /.flatpak-info is %q (%v); want the app's", pid, info, err)
 		}
 	})
+}
+
+// TestRunSystemBusProxy: an app whose [System Bus Policy] has entries
+// reaches the system bus only through a filtering proxy (it sees only the
+// names its policy names), and its /.flatpak-info says system-bus-proxy.
+func TestRunSystemBusProxy(t *testing.T) {
+	b := needRunBins(t)
+	f := needRunFixture(t)
+	bus := testbus.NewSystem(t)
+	ownNames(t, bus.Conn(t), "org.test.Hidden", "org.test.Visible")
+	testenv.ForEachUser(t, func(t *testing.T, u testenv.User) {
+		home := testenv.SharedTempDir(t, u)
+		cmd := u.Command(t, b.porthole, "run", "--user", "--system-talk-name=org.test.Visible", "org.test.Probe", "sysdbus", "info")
+		cmd.Env = testenv.WithEnv(cmd.Env, "HOME="+home, "PORTHOLE_USER_DIR="+f.inst, "PORTHOLE_SYSTEM_DIR="+filepath.Join(home, "none"),
+			"DBUS_SYSTEM_BUS_ADDRESS="+bus.Address())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("porthole run: %v\n%s", err, out)
+		}
+		for _, want := range []string{
+			"sysdbus-names=org.freedesktop.DBus,org.test.Visible\n",
+			"sysdbus-call-hidden=org.freedesktop.DBus.Error.ServiceUnknown\n",
+			"=system-bus-proxy=true\n",
+		} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("probe output lacks %q:\n%s", strings.TrimSpace(want), out)
+			}
+		}
+	})
+}
+
+// ownNames has conn own names.
+func ownNames(t *testing.T, conn *dbus.Conn, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if r, err := conn.RequestName(n, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
+			t.Fatalf("RequestName(%s) = %v, %v", n, r, err)
+		}
+	}
 }

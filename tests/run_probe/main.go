@@ -2,7 +2,7 @@
 // "key=value" line per check, sorted, so that the outputs of two sandbox
 // implementations can be compared line by line.
 //
-// Usage: run_probe [visible PATH…] [writable DIR…] [writefile FILE…] [file FILE…] [info] [dbus] [a11y]
+// Usage: run_probe [visible PATH…] [writable DIR…] [writefile FILE…] [file FILE…] [info] [dbus] [sysdbus] [a11y]
 package main
 
 import (
@@ -53,22 +53,50 @@ func probeDBus() {
 		return
 	}
 	defer conn.Close()
-	var names []string
-	if err := conn.BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names); err != nil {
+	shown, hidden, err := busView(conn)
+	if err != nil {
 		fmt.Println("dbus-error=" + err.Error())
 		return
 	}
-	var shown []string
+	var pid uint32
+	conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, conn.Names()[0]).Store(&pid)
+	fmt.Printf("dbus-names=%s\ndbus-pid=%d\ndbus-call-hidden=%s\n", strings.Join(shown, ","), pid, hidden)
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// probeSystemDBus is probeDBus for DBUS_SYSTEM_BUS_ADDRESS, in the probe's
+// sorted output and without waiting.
+func probeSystemDBus() {
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		put("sysdbus-error", err.Error())
+		return
+	}
+	defer conn.Close()
+	shown, hidden, err := busView(conn)
+	if err != nil {
+		put("sysdbus-error", err.Error())
+		return
+	}
+	put("sysdbus-names", strings.Join(shown, ","))
+	put("sysdbus-call-hidden", hidden)
+}
+
+// busView returns the well-known names conn sees, and how a call to
+// org.test.Hidden is answered.
+func busView(conn *dbus.Conn) (shown []string, hidden string, err error) {
+	var names []string
+	if err := conn.BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names); err != nil {
+		return nil, "", err
+	}
 	for _, n := range names {
 		if !strings.HasPrefix(n, ":") {
 			shown = append(shown, n)
 		}
 	}
 	sort.Strings(shown)
-	var pid uint32
-	conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, conn.Names()[0]).Store(&pid)
 	call := conn.Object("org.test.Hidden", "/").Call("org.freedesktop.DBus.Peer.Ping", 0)
-	hidden := "ok"
+	hidden = "ok"
 	if call.Err != nil {
 		if e, ok := call.Err.(dbus.Error); ok {
 			hidden = e.Name
@@ -76,8 +104,7 @@ func probeDBus() {
 			hidden = call.Err.Error()
 		}
 	}
-	fmt.Printf("dbus-names=%s\ndbus-pid=%d\ndbus-call-hidden=%s\n", strings.Join(shown, ","), pid, hidden)
-	io.Copy(io.Discard, os.Stdin)
+	return shown, hidden, nil
 }
 
 func probeA11y() {
@@ -115,6 +142,10 @@ func main() {
 			// see and the pid the bus sees for it, printed at once; then
 			// wait for stdin to close, so the caller can inspect that pid.
 			probeDBus()
+			continue
+		case "sysdbus":
+			// The same through DBUS_SYSTEM_BUS_ADDRESS.
+			probeSystemDBus()
 			continue
 		case "a11y":
 			// Through AT_SPI_BUS_ADDRESS: an allowed and a filtered call
